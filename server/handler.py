@@ -1,0 +1,257 @@
+"""The receive loop of one client: reads frames, updates ChatState, sends replies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from .agent import Agent, LatencyModel
+from .context import ServiceContext
+from .state import ChatState, cancel_and_wait
+
+logger = logging.getLogger("server.handler")
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass
+class HandlerConfig:
+    """Limits and timings of the protocol handler."""
+
+    model: LatencyModel = field(default_factory=LatencyModel)
+    log_dir: Path = Path(".")
+    playback_timeout: float = 10.0
+    audio_buffer_cap: int = 30 * SAMPLE_RATE
+    turns_per_second: float = 10.0
+
+
+class TurnRateLimit:
+    """A token bucket: a flood of text-inputs is refused instead of queued."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class BadFrame(ValueError):
+    """A frame the client should be told about in an `error` frame."""
+
+
+def is_number_list(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in value
+    )
+
+
+class ClientSession:
+    """One connected client: its frames in, its replies out."""
+
+    def __init__(self, ws: ServerConnection, state: ChatState, config: HandlerConfig) -> None:
+        self.ws = ws
+        self.state = state
+        self.config = config
+        self.uid = str(uuid.uuid4())
+        self.gone = False
+        self.limit = TurnRateLimit(config.turns_per_second)
+        self.histories: list[str] = []
+        agent = Agent(config.model, state.new_memory())
+        self.context = ServiceContext(
+            self.uid,
+            agent,
+            state.resources,
+            config.log_dir,
+            owns_memory=state.shared_memory is None,
+        )
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        try:
+            await self.ws.send(json.dumps(frame))
+        except ConnectionClosed:
+            if "tasks" in self.state.faults:
+                self.gone = True  # pre-fix: fire-and-forget sends hide that the client left
+                return
+            raise
+
+    async def run(self) -> None:
+        self.state.connect(self.uid, self.ws, self.context)
+        logger.info("connect %s", self.uid)
+        try:
+            await self.send({"type": "full-text", "text": "Connection established"})
+            await self.send(
+                {
+                    "type": "set-model-and-conf",
+                    "model_info": {"name": "bundled", "url": ""},
+                    "conf_name": "bundled",
+                    "conf_uid": "bundled-conf",
+                    "client_uid": self.uid,
+                }
+            )
+            await self.send({"type": "control", "text": "start-mic"})
+            async for message in self.ws:
+                if isinstance(message, bytes):
+                    await self.error("binary frames are not supported; send JSON text frames")
+                    continue
+                try:
+                    await self.on_frame(message)
+                except BadFrame as exc:
+                    await self.error(str(exc))
+        except ConnectionClosed:
+            pass
+        finally:
+            await self.state.handle_disconnect(self.uid)
+
+    async def error(self, message: str) -> None:
+        await self.send({"type": "error", "message": message})
+
+    async def on_frame(self, raw: str) -> None:
+        try:
+            frame = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BadFrame(f"frame is not valid JSON: {exc.msg} at position {exc.pos}") from None
+        if not isinstance(frame, dict):
+            raise BadFrame(f"frame must be a JSON object, got {type(frame).__name__}")
+        kind = frame.get("type")
+        handler = FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            raise BadFrame(f"unknown message type {kind!r}")
+        self.state.message_handler.dispatch(self.uid, kind)
+        await handler(self, frame)
+
+    # -- frame handlers ---------------------------------------------------------------
+
+    async def on_text_input(self, frame: dict[str, Any]) -> None:
+        text = frame.get("text")
+        if not isinstance(text, str):
+            raise BadFrame("text-input: 'text' must be a string")
+        if not self.limit.allow():
+            raise BadFrame(
+                f"text-input flood: at most {self.config.turns_per_second:g} turns per second;"
+                " frame ignored"
+            )
+        await self.start_turn(text)
+
+    async def on_audio_data(self, frame: dict[str, Any]) -> None:
+        audio = frame.get("audio")
+        if not is_number_list(audio):
+            raise BadFrame("mic-audio-data: 'audio' must be a list of numbers")
+        buffer = self.state.received_data_buffers.get(self.uid)
+        if buffer is None:
+            return
+        cap = self.config.audio_buffer_cap
+        if len(buffer) + len(audio) > cap:
+            raise BadFrame(
+                f"audio buffer full ({cap} samples, {cap / SAMPLE_RATE:g} s); "
+                "send mic-audio-end first; frame dropped"
+            )
+        buffer.extend(audio)
+
+    async def on_audio_end(self, frame: dict[str, Any]) -> None:
+        buffer = self.state.received_data_buffers.get(self.uid)
+        samples = len(buffer) if buffer is not None else 0
+        text = f"(heard {samples} samples, {samples / SAMPLE_RATE:.2f} s of audio)"
+        await self.send({"type": "user-input-transcription", "text": text})
+        if buffer is not None:
+            del buffer[:]
+        await self.start_turn(text)
+
+    async def on_interrupt(self, frame: dict[str, Any]) -> None:
+        task = self.state.current_conversation_tasks.get(self.uid)
+        if task is None or task.done():
+            raise BadFrame("interrupt-signal: no conversation turn is running")
+        await cancel_and_wait(task)
+        heard = frame.get("text") if isinstance(frame.get("text"), str) else ""
+        self.context.agent.memory.add("assistant", f"{heard} [Interrupted by user]")
+
+    async def on_playback_complete(self, frame: dict[str, Any]) -> None:
+        pass  # dispatch() already woke the waiting turn
+
+    async def on_heartbeat(self, frame: dict[str, Any]) -> None:
+        self.state._last_heartbeat[self.uid] = time.monotonic()
+        await self.send({"type": "heartbeat-ack"})
+
+    async def on_fetch_configs(self, frame: dict[str, Any]) -> None:
+        await self.send(
+            {"type": "config-files", "configs": [{"filename": "conf.yaml", "name": "bundled"}]}
+        )
+
+    async def on_fetch_history_list(self, frame: dict[str, Any]) -> None:
+        histories = [{"uid": uid, "latest_message": None} for uid in self.histories]
+        await self.send({"type": "history-list", "histories": histories})
+
+    async def on_create_history(self, frame: dict[str, Any]) -> None:
+        history_uid = uuid.uuid4().hex
+        self.histories.append(history_uid)
+        await self.send({"type": "new-history-created", "history_uid": history_uid})
+
+    # -- conversation turns -----------------------------------------------------------
+
+    async def start_turn(self, text: str) -> None:
+        running = self.state.current_conversation_tasks.get(self.uid)
+        if running is not None and not running.done():
+            await cancel_and_wait(running)
+        task = asyncio.create_task(self.turn(text), name=f"turn-{self.uid}")
+        self.state.current_conversation_tasks[self.uid] = task
+
+    async def turn(self, text: str) -> None:
+        agent = self.context.agent
+        self.context.log_event(f"turn {len(text)} chars")
+        try:
+            await self.send({"type": "control", "text": "conversation-chain-start"})
+            await self.send({"type": "full-text", "text": "Thinking..."})
+            async for sentence in agent.stream(text):
+                volumes = await self.context.tts.synthesize(sentence)
+                await self.send(
+                    {
+                        "type": "audio",
+                        "audio": None,
+                        "volumes": volumes,
+                        "slice_length": 20,
+                        "display_text": {"text": sentence, "name": "bundled", "avatar": ""},
+                        "actions": None,
+                        "forwarded": False,
+                    }
+                )
+            await self.send({"type": "backend-synth-complete"})
+            if not self.gone:
+                await self.state.message_handler.wait_for(
+                    self.uid, "frontend-playback-complete", self.config.playback_timeout
+                )
+            await self.send({"type": "force-new-message"})
+            await self.send({"type": "control", "text": "conversation-chain-end"})
+        except ConnectionClosed:
+            return
+        if self.gone:
+            await agent.keep_generating()
+
+
+FRAME_HANDLERS = {
+    "text-input": ClientSession.on_text_input,
+    "mic-audio-data": ClientSession.on_audio_data,
+    "mic-audio-end": ClientSession.on_audio_end,
+    "interrupt-signal": ClientSession.on_interrupt,
+    "frontend-playback-complete": ClientSession.on_playback_complete,
+    "heartbeat": ClientSession.on_heartbeat,
+    "fetch-configs": ClientSession.on_fetch_configs,
+    "fetch-history-list": ClientSession.on_fetch_history_list,
+    "create-new-history": ClientSession.on_create_history,
+}
+
