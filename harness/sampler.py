@@ -1,0 +1,168 @@
+"""Sample the server after each wave: its /metrics, /debug/resources and its process.
+
+No Locust import: this runs inside the Locust process (under gevent) and in plain tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from typing import Any
+
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
+
+from .errors import TargetError
+
+logger = logging.getLogger("harness.sampler")
+
+CLIENT_GAUGE = "chat_clients"
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text -> {name or name{labels}: value}; raises ValueError on garbage."""
+    figures: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            key = sample.name
+            if sample.labels:
+                key += "{" + ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items())) + "}"
+            figures[key] = float(sample.value)
+    return figures
+
+
+def http_get(url: str, timeout: float) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+        return response.read().decode()
+
+
+class Sampler:
+    """Reads the server's figures; `pid` adds the process (and its children) via psutil."""
+
+    def __init__(
+        self,
+        metrics_url: str | None,
+        resources_url: str | None = None,
+        pid: int | None = None,
+        settle_timeout: float = 10.0,
+        idle_window: float = 0.25,
+        http_timeout: float = 5.0,
+    ) -> None:
+        self.metrics_url = metrics_url
+        self.resources_url = resources_url
+        self.pid = pid
+        self.settle_timeout = settle_timeout
+        self.idle_window = idle_window
+        self.http_timeout = http_timeout
+        self._warned: set[str] = set()
+        self._process = psutil.Process(pid) if pid else None
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message)
+
+    def scrape(self) -> dict[str, float]:
+        """The server's own figures; {} when it has none. Unreachable -> TargetError."""
+        figures: dict[str, float] = {}
+        for url, parse in ((self.metrics_url, parse_metrics), (self.resources_url, parse_json)):
+            if not url:
+                continue
+            try:
+                text = http_get(url, self.http_timeout)
+            except (urllib.error.URLError, OSError) as exc:
+                if isinstance(exc, urllib.error.HTTPError):
+                    self._warn_once(url, f"{url} answered HTTP {exc.code}; ignoring it")
+                    continue
+                raise TargetError(f"server not reachable at {url}: {exc}") from None
+            try:
+                figures.update(parse(text))
+            except ValueError as exc:
+                self._warn_once(url, f"{url} did not return parseable figures ({exc}); ignoring it")
+        return figures
+
+    def wait_quiet(self) -> tuple[bool, float]:
+        """Wait until the server reports no live clients; (reached, seconds waited)."""
+        start = time.monotonic()
+        delay = 0.01
+        while True:
+            figures = self.scrape()
+            if figures.get(CLIENT_GAUGE, 0.0) == 0.0:
+                return True, time.monotonic() - start
+            if time.monotonic() - start > self.settle_timeout:
+                return False, time.monotonic() - start
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def processes(self) -> list[psutil.Process]:
+        if self._process is None:
+            return []
+        if not self._process.is_running():
+            raise TargetError(f"server process {self.pid} is gone")
+        try:
+            return [self._process, *self._process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            raise TargetError(f"server process {self.pid} is gone") from None
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self.processes():
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def process_figures(self) -> dict[str, Any]:
+        """RSS, fds, threads and TCP states of the server's process tree; CPU while idle."""
+        if self._process is None:
+            return {}
+        before = self.cpu_seconds()
+        time.sleep(self.idle_window)
+        idle_cpu = max(0.0, self.cpu_seconds() - before) / self.idle_window
+        rss = fds = threads = 0
+        states: Counter[str] = Counter()
+        for proc in self.processes():
+            try:
+                with proc.oneshot():
+                    rss += proc.memory_info().rss
+                    fds += proc.num_fds()
+                    threads += proc.num_threads()
+                    for conn in proc.net_connections(kind="tcp"):
+                        states[conn.status] += 1
+            except psutil.NoSuchProcess:
+                continue
+        return {
+            "rss_bytes": rss,
+            "open_fds": fds,
+            "threads": threads,
+            "tcp": dict(states),
+            "close_wait": states.get(psutil.CONN_CLOSE_WAIT, 0),
+            "idle_cpu": round(idle_cpu, 4),
+        }
+
+    def sample(self) -> dict[str, Any]:
+        process = self.process_figures()
+        return {"server": self.scrape(), "process": process}
+
+
+def parse_json(text: str) -> dict[str, float]:
+    """The numeric top-level fields of a JSON object (the /debug/resources document)."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    return {
+        k: float(v)
+        for k, v in document.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }

@@ -1,0 +1,1 @@
+"""Locust scenarios: one client behaviour per file. `behaviours` is Locust-free."""

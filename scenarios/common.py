@@ -1,0 +1,268 @@
+"""Locust glue: the abstract ChatUser, the per-process Wave, and the cycle driver's greenlet.
+
+Load this from a locustfile (every scenario file does). The driver runs on the local
+runner or the master; a worker only runs its share of each wave.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+import gevent.event
+import gevent.queue
+from locust import User, constant, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.client import ChatClient, SessionError
+from harness.driver import (
+    CycleDriver,
+    SampleLog,
+    WaveResult,
+    progress_line,
+    run_probe,
+    write_status,
+)
+from harness.sampler import Sampler
+from scenarios.behaviours import behaviour_for
+
+logger = logging.getLogger("harness.locust")
+
+DEFAULT_HOST = "ws://127.0.0.1:12393/client-ws"
+
+
+class Wave:
+    """This process's share of the current wave: session tokens and what they did."""
+
+    def __init__(self) -> None:
+        self.tokens: gevent.queue.Queue[int] = gevent.queue.Queue()
+        self.finished = gevent.event.Event()
+        self.finished.set()
+        self.expected = 0
+        self.result = WaveResult()
+        self.failures: Counter[str] = Counter()
+        self.steps: defaultdict[str, list[float]] = defaultdict(list)
+
+    def start(self, first_index: int, count: int) -> None:
+        self.expected = count
+        self.result = WaveResult(attempted=count)
+        self.failures = Counter()
+        self.steps = defaultdict(list)
+        self.finished.clear()
+        for index in range(first_index, first_index + count):
+            self.tokens.put(index)
+        if count == 0:
+            self.finished.set()
+
+    def take(self, timeout: float = 0.5) -> int | None:
+        try:
+            return self.tokens.get(timeout=timeout)
+        except gevent.queue.Empty:
+            return None
+
+    def record(self, name: str, ms: float) -> None:
+        self.steps[name].append(round(ms, 3))
+
+    def finish(self, reason: str | None) -> None:
+        if reason is None:
+            self.result.completed += 1
+        else:
+            self.result.failed += 1
+            self.failures[reason] += 1
+        if self.result.completed + self.result.failed >= self.expected:
+            self.finished.set()
+
+    def abort(self) -> None:
+        while not self.tokens.empty():
+            self.tokens.get_nowait()
+        self.finished.set()
+
+    def collect(self, timeout: float) -> WaveResult:
+        """Wait for every session of the wave; sessions still out at `timeout` are failures."""
+        if not self.finished.wait(timeout):
+            missing = self.expected - self.result.completed - self.result.failed
+            self.result.failed += missing
+            self.failures["wave timeout"] += missing
+        self.result.failures = dict(self.failures)
+        self.result.steps = {k: list(v) for k, v in self.steps.items()}
+        return self.result
+
+
+WAVE = Wave()
+
+
+class ChatUser(User):
+    """One client of the chat protocol. Each task run is one session of one wave."""
+
+    abstract = True
+    host = DEFAULT_HOST
+    wait_time = constant(0)
+    scenario = "clean_close"
+
+    @task
+    def session(self) -> None:
+        index = WAVE.take()
+        if index is None:
+            return
+        client = ChatClient(self.host or DEFAULT_HOST, timeout=self.environment.parsed_options.reply_timeout)
+        behaviour = behaviour_for(self.scenario, index)
+        reason: str | None = None
+        started = time.perf_counter()
+        try:
+            behaviour(client, self.record)
+        except SessionError as exc:
+            reason = exc.reason
+            self.fire("session", (time.perf_counter() - started) * 1000, exc)
+        except gevent.GreenletExit:
+            # Killed by a stop: the session was cut short, so nothing of it is recorded.
+            client.drop()
+            raise
+        finally:
+            client.drop()
+        WAVE.finish(reason)
+
+    def record(self, name: str, ms: float) -> None:
+        WAVE.record(name, ms)
+        self.fire(name, ms, None)
+
+    def fire(self, name: str, ms: float, exception: Exception | None) -> None:
+        self.environment.events.request.fire(
+            request_type="WS", name=name, response_time=ms, response_length=0,
+            exception=exception, context={},
+        )
+
+
+@events.init_command_line_parser.add_listener
+def add_arguments(parser: Any) -> None:
+    group = parser.add_argument_group("leak harness")
+    group.add_argument("--cycles", type=int, default=50, help="waves to run (UI: until stopped if 0)")
+    group.add_argument("--wave-users", type=int, default=0,
+                       help="sessions per wave (default: the number of users)")
+    group.add_argument("--run-dir", default="", help="where samples.jsonl goes (default reports/<time>)")
+    group.add_argument("--metrics-url", default="", help="Prometheus endpoint (default: from --host)")
+    group.add_argument("--resources-url", default="", help="JSON figures (default: from --host)")
+    group.add_argument("--server-pid", type=int, default=0, help="server process to sample")
+    group.add_argument("--settle-timeout", type=float, default=10.0)
+    group.add_argument("--reply-timeout", type=float, default=10.0)
+    group.add_argument("--wave-timeout", type=float, default=120.0)
+
+
+def http_base(ws_url: str) -> str:
+    parts = urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}"
+
+
+def make_sampler(environment: Environment) -> Sampler:
+    options = environment.parsed_options
+    base = http_base(environment.host or DEFAULT_HOST)
+    return Sampler(
+        metrics_url=options.metrics_url or f"{base}/metrics",
+        resources_url=options.resources_url or f"{base}/debug/resources",
+        pid=options.server_pid or None,
+        settle_timeout=options.settle_timeout,
+    )
+
+
+def run_dir_for(environment: Environment) -> Path:
+    chosen = environment.parsed_options.run_dir
+    if chosen:
+        return Path(chosen)
+    return Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+class DriverGreenlet:
+    """Owns one run: started on test_start, stopped on test_stop."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.stopping = False
+        self.run_dir = run_dir_for(environment)
+        self.greenlet: gevent.Greenlet | None = None
+
+    def users_per_wave(self) -> int:
+        options = self.environment.parsed_options
+        runner = self.environment.runner
+        return options.wave_users or (runner.target_user_count if runner else 0) or options.num_users or 1
+
+    def local_wave(self, cycle: int, users: int) -> WaveResult:
+        WAVE.start(0, users)
+        return WAVE.collect(self.environment.parsed_options.wave_timeout)
+
+    def start(self) -> None:
+        self.greenlet = gevent.spawn(self.drive)
+
+    def drive(self) -> None:
+        environment = self.environment
+        options = environment.parsed_options
+        users = self.users_per_wave()
+        cycles = options.cycles if options.cycles > 0 else 10**9
+        log = SampleLog(self.run_dir)
+        write_meta(self.run_dir, {
+            "target": environment.host, "users": users, "cycles": cycles,
+            "scenario": scenario_name(environment), "started": time.time(),
+        })
+        driver = CycleDriver(
+            cycles=cycles,
+            users=users,
+            run_wave=self.local_wave,
+            sampler=make_sampler(environment),
+            probe=lambda: run_probe(environment.host or DEFAULT_HOST, options.reply_timeout),
+            log=log,
+            on_cycle=lambda line: logger.info(progress_line(line, cycles)),
+            stop_requested=lambda: self.stopping,
+        )
+        status = driver.run()
+        write_status(self.run_dir, status)
+        if not self.stopping and environment.runner is not None:
+            if options.headless:
+                gevent.spawn(environment.runner.quit)
+            else:
+                gevent.spawn(environment.runner.stop)
+
+    def stop(self) -> None:
+        self.stopping = True
+        WAVE.abort()
+
+
+def scenario_name(environment: Environment) -> str:
+    names = {getattr(cls, "scenario", "?") for cls in environment.user_classes}
+    return ",".join(sorted(names))
+
+
+def write_meta(run_dir: Path, fields: dict[str, Any]) -> None:
+    """run.json: what was run. The harness may have written it first; keep its fields."""
+    path = run_dir / "run.json"
+    meta = json.loads(path.read_text()) if path.exists() else {}
+    meta.update({k: v for k, v in fields.items() if k not in meta})
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+
+
+DRIVERS: list[DriverGreenlet] = []
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    if isinstance(environment.runner, MasterRunner):
+        logger.error("master/worker runs are not wired to the cycle driver yet")
+        return
+    driver = DriverGreenlet(environment)
+    DRIVERS.append(driver)
+    driver.start()
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment: Environment, **_: Any) -> None:
+    for driver in DRIVERS:
+        driver.stop()
+    DRIVERS.clear()

@@ -1,0 +1,7 @@
+"""Scenario interrupt_close: Start a turn, interrupt it after the first sentence, close."""
+
+from scenarios.common import ChatUser
+
+
+class InterruptCloseUser(ChatUser):
+    scenario = "interrupt_close"

@@ -1,0 +1,7 @@
+"""Scenario page_session: What the web page does: connect, fetch configs and history, heartbeat, chat, close."""
+
+from scenarios.common import ChatUser
+
+
+class PageSessionUser(ChatUser):
+    scenario = "page_session"

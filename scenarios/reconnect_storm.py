@@ -1,0 +1,7 @@
+"""Scenario reconnect_storm: Open and close with no chat, as fast as possible."""
+
+from scenarios.common import ChatUser
+
+
+class ReconnectStormUser(ChatUser):
+    scenario = "reconnect_storm"
