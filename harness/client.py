@@ -68,6 +68,7 @@ class ChatClient:
                 proxy=None,
                 origin=self.origin,  # type: ignore[arg-type]
                 max_size=None,
+                legacy=True,  # we own the connection's lifetime: close() / drop()
             )
         except (OSError, TimeoutError) as exc:
             raise SessionError("connect failed", f"{self.url}: {exc}") from None

@@ -10,7 +10,7 @@ from pathlib import Path
 from .agent import LatencyModel
 from .app import ServerConfig, configure_logging, serve
 from .faults import FAULTS, UnknownFault, parse_faults
-from .handler import HandlerConfig
+from .handler import SAMPLE_RATE, HandlerConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--log-dir", type=Path, default=None, help="per-client log files")
     parser.add_argument("--playback-timeout", type=float, default=10.0)
+    parser.add_argument(
+        "--audio-buffer-seconds", type=float, default=30.0,
+        help="per-client mic audio cap; frames past it are refused",
+    )
     parser.add_argument("--sentences", type=int, default=3, help="sentences per reply")
     parser.add_argument("--decode-ms", type=float, default=4.0, help="decode time per sentence")
     parser.add_argument("--prefill-us-per-token", type=float, default=15.0)
@@ -56,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         faults=faults,
         allowed_origins=tuple(args.allowed_origin),
-        handler=HandlerConfig(model=model, playback_timeout=args.playback_timeout),
+        handler=HandlerConfig(
+            model=model,
+            playback_timeout=args.playback_timeout,
+            audio_buffer_cap=int(args.audio_buffer_seconds * SAMPLE_RATE),
+        ),
         log_dir=args.log_dir,
     )
     try:

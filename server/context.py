@@ -19,6 +19,12 @@ class Resources:
     def __init__(self) -> None:
         self.tts_workers: set[asyncio.Task[None]] = set()
         self.log_handles: set[IO[str]] = set()
+        self.turns: set[asyncio.Task[None]] = set()
+
+    def track_turn(self, task: asyncio.Task[None]) -> None:
+        """Hold a strong reference to every running turn (asyncio keeps only weak ones)."""
+        self.turns.add(task)
+        task.add_done_callback(self.turns.discard)
 
 
 class TTSWorker:
@@ -41,11 +47,18 @@ class TTSWorker:
                 future.set_result(volumes)
 
     async def synthesize(self, sentence: str) -> list[float]:
+        """The sentence's volume envelope; a closed worker gives silence."""
+        if self.task.done():
+            return []
         future: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
         await self._queue.put((sentence, future))
         return await future
 
     async def close(self) -> None:
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_result([])
         self.task.cancel()
         try:
             await self.task

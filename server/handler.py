@@ -209,6 +209,7 @@ class ClientSession:
         if running is not None and not running.done():
             await cancel_and_wait(running)
         task = asyncio.create_task(self.turn(text), name=f"turn-{self.uid}")
+        self.state.resources.track_turn(task)
         self.state.current_conversation_tasks[self.uid] = task
 
     async def turn(self, text: str) -> None:

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real bundled server on 127.0.0.1 port 0, stopped after the test."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.client import ChatClient
+from harness.sampler import Sampler
+from harness.target import ServerProcess
+
+# One time unit for waits in tests, scaled on slow machines (websockets' habit).
+MS = 0.001 * float(os.environ.get("HARNESS_TEST_TIMEOUT_FACTOR", "1"))
+
+
+class RunningServer:
+    """A started ServerProcess plus helpers to talk to it and read its gauges."""
+
+    def __init__(self, process: ServerProcess) -> None:
+        self.process = process
+        self.url = process.ws_url
+        self.sampler = Sampler(
+            metrics_url=f"{process.http_url}/metrics",
+            resources_url=f"{process.http_url}/debug/resources",
+            pid=process.pid,
+            idle_window=0.05,
+        )
+
+    def client(self, **kwargs: object) -> ChatClient:
+        return ChatClient(self.url, **kwargs)  # type: ignore[arg-type]
+
+    def gauges(self) -> dict[str, float]:
+        return self.sampler.scrape()
+
+    def quiet_gauges(self) -> dict[str, float]:
+        """Gauges once no client is connected and every leftover task has settled."""
+        reached, _ = self.sampler.wait_quiet()
+        assert reached, "server still reports connected clients"
+        time.sleep(50 * MS)
+        return self.gauges()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    started: list[ServerProcess] = []
+
+    def start(*leaks: str, extra: tuple[str, ...] = ()) -> RunningServer:
+        process = ServerProcess.bundled(
+            leaks, log_path=tmp_path / f"server-{len(started)}.log", extra=extra
+        )
+        started.append(process)
+        process.start()
+        return RunningServer(process)
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., RunningServer]) -> RunningServer:
+    return start_server()

@@ -1,0 +1,123 @@
+"""Bad input gets a clear error frame or the right close code; nobody else suffers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from harness.client import ChatClient, SessionError
+
+pytestmark = pytest.mark.integration
+
+
+def error_for(client: ChatClient, raw: str | bytes) -> str:
+    assert client.ws is not None
+    client.ws.send(raw)
+    frames = client.read_until(lambda f: f.get("type") == "error", timeout=2)
+    return frames[-1]["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("not json", "frame is not valid JSON"),
+        ("[1, 2]", "frame must be a JSON object, got list"),
+        ('"text"', "frame must be a JSON object, got str"),
+        ('{"type": "dance"}', "unknown message type 'dance'"),
+        ('{"no_type": 1}', "unknown message type None"),
+        ('{"type": "text-input", "text": 42}', "text-input: 'text' must be a string"),
+        ('{"type": "mic-audio-data", "audio": "abc"}', "'audio' must be a list of numbers"),
+        ('{"type": "mic-audio-data", "audio": [0.1, "x"]}', "'audio' must be a list of numbers"),
+        ('{"type": "mic-audio-data", "audio": [true]}', "'audio' must be a list of numbers"),
+        ('{"type": "interrupt-signal", "text": ""}', "no conversation turn is running"),
+        (b"\x00\x01binary", "binary frames are not supported"),
+    ],
+)
+def test_bad_frame_gets_error_and_connection_stays_open(server, raw, message) -> None:
+    """Each malformed frame is answered with an error naming the problem; the
+    connection still serves a whole turn afterwards."""
+    client = server.client()
+    client.connect()
+    assert message in error_for(client, raw)
+    timing = client.turn("still there?")
+    assert timing.reply_ms is not None
+    client.close()
+    assert {k: v for k, v in server.quiet_gauges().items() if k.startswith("chat_")
+            and k not in ("chat_asyncio_tasks", "chat_sessions_total") and v} == {}
+
+
+def test_audio_past_the_buffer_cap_is_refused(start_server) -> None:
+    """Audio beyond the per-client cap is dropped with an error; the buffer stays at the cap."""
+    server = start_server(extra=("--audio-buffer-seconds", "0.5"))
+    client = server.client()
+    client.connect()
+    client.send({"type": "mic-audio-data", "audio": [0.0] * 8000})
+    message = error_for(client, json.dumps({"type": "mic-audio-data", "audio": [0.0] * 10}))
+    assert "audio buffer full (8000 samples, 0.5 s)" in message
+    assert server.gauges()["chat_audio_buffer_bytes"] == 8000 * 4
+    client.close()
+    assert server.quiet_gauges()["chat_audio_buffers"] == 0
+
+
+def test_oversized_frame_closes_with_1009(server) -> None:
+    """A frame over the size limit ends the connection with close code 1009."""
+    client = server.client()
+    client.connect()
+    assert client.ws is not None
+    client.ws.send(json.dumps({"type": "text-input", "text": "x" * (2 << 20)}))
+    with pytest.raises(ConnectionClosed) as info:
+        client.ws.recv(timeout=5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+    assert server.quiet_gauges()["chat_clients"] == 0
+
+
+def test_text_input_flood_is_refused_not_queued(server) -> None:
+    """A burst of text-inputs past the rate limit gets errors; the server still answers."""
+    client = server.client()
+    client.connect()
+    for i in range(30):
+        client.send({"type": "text-input", "text": f"flood {i}"})
+    client.send({"type": "heartbeat"})
+    frames = client.read_until(lambda f: f.get("type") == "heartbeat-ack", timeout=5)
+    errors = [f["message"] for f in frames if f.get("type") == "error"]
+    assert errors and all("text-input flood" in e for e in errors)
+    client.close()
+    other = server.client()
+    other.connect()
+    assert other.turn("hello").reply_ms is not None
+    other.close()
+    assert server.quiet_gauges()["chat_conversation_tasks"] == 0
+
+
+def test_foreign_origin_is_rejected_with_403(start_server) -> None:
+    """A browser Origin not on the allow-list gets 403; allowed ones and no Origin connect."""
+    server = start_server(extra=("--allowed-origin", "http://app.example"))
+    with pytest.raises(InvalidStatus) as info:
+        connect(server.url, origin="http://evil.example", proxy=None, legacy=True)  # type: ignore[arg-type]
+    assert info.value.response.status_code == 403
+    allowed = ChatClient(server.url, origin="http://app.example")
+    allowed.connect()
+    allowed.close()
+    own = ChatClient(server.url, origin=server.process.http_url)
+    own.connect()
+    own.close()
+    with pytest.raises(SessionError, match="handshake rejected"):
+        ChatClient(server.url, origin="http://evil.example").connect()
+
+
+def test_other_clients_unaffected_by_a_misbehaving_one(server) -> None:
+    """While one client sends garbage, another completes its turns normally."""
+    bad = server.client()
+    bad.connect()
+    good = server.client()
+    good.connect()
+    for _ in range(20):
+        assert bad.ws is not None
+        bad.ws.send("{broken")
+    assert good.turn("are you ok?").sentences[0] == "You said: are you ok?."
+    bad.drop()
+    good.close()
+    assert server.quiet_gauges()["chat_clients"] == 0
