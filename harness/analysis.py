@@ -1,0 +1,408 @@
+"""Verdicts from samples: pure functions, no I/O, no matplotlib.
+
+Four kinds of signal, each with its own rule (README "How verdicts are made"):
+- residue: per-client gauges must be back to 0 after quiesce; a value that stays above 0
+  in every one of the last cycles is a leak.
+- growth: level counters (asyncio tasks, fds, threads, CLOSE_WAIT, unknown gauges) leak
+  when the floor of every post-warm-up window is at least 1 above the one before
+  (CPython's -R rule, on window minima so a transient task does not count).
+- memory: Theil-Sen slope with its CI, Mann-Kendall trend test, a minimum practical size
+  (bytes per session and in total) and persistence (the later half still grows).
+- latency and idle CPU: last window vs first window, one-sided Mann-Whitney AND a minimum
+  ratio.
+The p-values of all trend tests are Holm-corrected together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+PASS, LEAK, DEGRADED, INCONCLUSIVE = "pass", "leak", "degraded", "inconclusive"
+
+PER_CLIENT_GAUGES = (
+    "chat_clients",
+    "chat_contexts",
+    "chat_conversation_tasks",
+    "chat_audio_buffers",
+    "chat_audio_buffer_bytes",
+    "chat_heartbeats",
+    "chat_message_handler_clients",
+    "chat_wake_word_clients",
+    "chat_agent_memory_messages",
+    "chat_tts_workers",
+    "chat_log_handles",
+)
+# Figures that are counters, constants or duplicates of what psutil reports.
+IGNORED = (
+    "process_start_time_seconds",
+    "process_cpu_seconds_total",
+    "process_virtual_memory_bytes",
+    "process_max_fds",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "process_threads",
+)
+LATENCY_SERIES = (
+    ("probe.reply_ms", ("probe", "reply_ms")),
+    ("probe.first_token_ms", ("probe", "first_token_ms")),
+    ("wave.reply.p50", ("latency", "reply", "p50")),
+    ("wave.reply.p95", ("latency", "reply", "p95")),
+    ("wave.first-token.p50", ("latency", "first-token", "p50")),
+    ("wave.first-token.p95", ("latency", "first-token", "p95")),
+)
+PROCESS_LEVELS = ("open_fds", "threads", "close_wait")
+
+
+@dataclass
+class Config:
+    """Thresholds of the verdicts; every default is documented in the README."""
+
+    warmup: int | None = None
+    alpha: float = 0.01
+    min_latency_ratio: float = 1.25
+    min_memory_bytes_per_session: float = 8 * 1024
+    min_memory_total_bytes: float = 4 * 2**20
+    min_idle_cpu: float = 0.05
+    residue_cycles: int = 3
+    growth_windows: int = 3
+    max_failed_fraction: float = 0.5
+    min_post_warmup_cycles: int = 4
+
+
+def default_warmup(cycles: int) -> int:
+    """A tenth of the run, at least 1 and at most 5 cycles."""
+    return max(1, min(5, cycles // 10))
+
+
+@dataclass
+class MetricResult:
+    name: str
+    kind: str
+    verdict: str = PASS
+    reason: str = ""
+    unit: str = ""
+    slope_per_cycle: float | None = None
+    slope_per_session: float | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    first_median: float | None = None
+    last_median: float | None = None
+    ratio: float | None = None
+    practical: bool = False  # the effect is large enough to matter, before the p-value
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.ci is not None:
+            data["ci"] = list(self.ci)
+        return data
+
+
+@dataclass
+class Analysis:
+    verdict: str
+    reasons: list[str]
+    cycles: int
+    warmup: int
+    sessions_per_cycle: float
+    signals: list[str]
+    metrics: dict[str, MetricResult] = field(default_factory=dict)
+
+    def failing(self) -> list[MetricResult]:
+        return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "cycles": self.cycles,
+            "warmup": self.warmup,
+            "sessions_per_cycle": self.sessions_per_cycle,
+            "signals": self.signals,
+            "caught_by": [m.name for m in self.failing()],
+            "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
+        }
+
+
+# -- series extraction ---------------------------------------------------------------
+
+
+def dig(line: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    node: Any = line
+    for key in path:
+        if not isinstance(node, dict) or node.get(key) is None:
+            return None
+        node = node[key]
+    return float(node) if isinstance(node, (int, float)) else None
+
+
+def series(lines: list[dict[str, Any]], path: tuple[str, ...]) -> list[float | None]:
+    return [dig(line, path) for line in lines]
+
+
+def counter_names(lines: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(per-client gauges, level gauges) present in the server's figures."""
+    names: dict[str, None] = {}
+    for line in lines:
+        names.update(dict.fromkeys(line.get("server", {})))
+    per_client = [n for n in names if n in PER_CLIENT_GAUGES]
+    levels = [
+        n for n in names
+        if n not in PER_CLIENT_GAUGES and n not in IGNORED
+        and not n.endswith(("_total", "_created", "_count", "_sum", "_bucket"))
+        and "{" not in n
+    ]
+    return per_client, levels
+
+
+# -- the rules -----------------------------------------------------------------------
+
+
+def theil_sen(y: np.ndarray) -> tuple[float, float, float]:
+    """Slope per cycle with its 95% CI (scipy's Theil-Sen)."""
+    x = np.arange(len(y), dtype=float)
+    result = stats.theilslopes(y, x, alpha=0.95)
+    return float(result.slope), float(result.low_slope), float(result.high_slope)
+
+
+def mann_kendall_p(y: np.ndarray) -> float:
+    """One-sided p-value of an increasing monotone trend."""
+    if np.all(y == y[0]):
+        return 1.0
+    tau = stats.kendalltau(np.arange(len(y)), y, alternative="greater")
+    return float(tau.pvalue) if np.isfinite(tau.pvalue) else 1.0
+
+
+def windows(y: np.ndarray, count: int) -> list[np.ndarray]:
+    return [w for w in np.array_split(y, count) if len(w)]
+
+
+def residue_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    result = MetricResult(name, "residue")
+    slope, low, high = theil_sen(y)
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    result.slope_per_session = slope / per_session if per_session else None
+    result.first_median, result.last_median = float(y[0]), float(y[-1])
+    tail = y[-config.residue_cycles :]
+    if np.all(tail > 0):
+        result.verdict = LEAK
+        result.practical = True
+        grows = f", growing {result.slope_per_session:.3g} per session" if slope > 0 else ""
+        result.reason = (
+            f"{name} stays at {tail[-1]:g} after quiesce (should be 0) in the last "
+            f"{len(tail)} cycles{grows}"
+        )
+    return result
+
+
+def growth_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    result = MetricResult(name, "growth")
+    slope, low, high = theil_sen(y)
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    result.slope_per_session = slope / per_session if per_session else None
+    parts = windows(y, min(config.growth_windows, len(y)))
+    floors = [float(w.min()) for w in parts]
+    result.first_median, result.last_median = floors[0], floors[-1]
+    deltas = np.diff(floors)
+    if len(deltas) and np.all(deltas >= 1):
+        result.verdict = LEAK
+        result.practical = True
+        result.reason = (
+            f"{name} floor rose in every window ({' -> '.join(f'{f:g}' for f in floors)}): "
+            f"{result.slope_per_session:.3g} per session"
+        )
+    return result
+
+
+def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    result = MetricResult(name, "memory", unit="bytes")
+    slope, low, high = theil_sen(y)
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    result.slope_per_session = slope / per_session if per_session else slope
+    result.first_median, result.last_median = float(np.median(y[:3])), float(np.median(y[-3:]))
+    result.p_value = mann_kendall_p(y)
+    total = slope * (len(y) - 1)
+    late = y[len(y) // 2 :]
+    late_low = theil_sen(late)[1] if len(late) >= 3 else 0.0
+    result.practical = bool(
+        low > 0
+        and result.slope_per_session >= config.min_memory_bytes_per_session
+        and total >= config.min_memory_total_bytes
+        and late_low > 0
+    )
+    if result.practical:
+        result.reason = (
+            f"{name} grows {result.slope_per_session / 1024:.1f} KiB per session "
+            f"({total / 2**20:.1f} MiB over the run), still growing in its later half"
+        )
+    return result
+
+
+def shift_rule(
+    name: str, kind: str, y: np.ndarray, min_ratio: float, floor: float = 0.0, unit: str = "ms"
+) -> MetricResult:
+    """Last window vs first window: one-sided Mann-Whitney and a minimum ratio."""
+    result = MetricResult(name, kind, unit=unit)
+    slope, low, high = theil_sen(y)
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    size = max(3, len(y) // 3)
+    first, last = y[:size], y[-size:]
+    result.first_median, result.last_median = float(np.median(first)), float(np.median(last))
+    base = max(result.first_median, 1e-9)
+    result.ratio = result.last_median / base
+    if np.all(first == first[0]) and np.all(last == first[0]):
+        result.p_value = 1.0
+    else:
+        result.p_value = float(stats.mannwhitneyu(first, last, alternative="less").pvalue)
+    result.practical = result.ratio >= min_ratio and result.last_median >= floor
+    if result.practical:
+        result.reason = (
+            f"{name} went from {result.first_median:.3g} to {result.last_median:.3g} {unit} "
+            f"(x{result.ratio:.2f}; trend {slope:+.3g} {unit}/cycle)"
+        )
+    return result
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    order = np.argsort(p_values)
+    m = len(p_values)
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+# -- the whole run -------------------------------------------------------------------
+
+
+def clean(values: list[float | None]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None], dtype=float)
+
+
+def analyze(
+    lines: list[dict[str, Any]], config: Config | None = None, status: dict[str, Any] | None = None
+) -> Analysis:
+    """Judge one run from its sample lines (and the driver's status, if any)."""
+    config = config or Config()
+    cycles = len(lines)
+    warmup = config.warmup if config.warmup is not None else default_warmup(cycles)
+    post = lines[warmup:]
+    attempted = [line["sessions"]["attempted"] for line in post] or [0]
+    per_session = float(np.mean(attempted))
+    reasons = vacuity_reasons(lines, post, config, status)
+    analysis = Analysis(PASS, reasons, cycles, warmup, per_session, signals=[])
+    if len(post) < config.min_post_warmup_cycles:
+        analysis.verdict = INCONCLUSIVE
+        return analysis
+
+    per_client, levels = counter_names(post)
+    metrics: dict[str, MetricResult] = {}
+    for name in per_client:
+        y = clean(series(post, ("server", name)))
+        if len(y):
+            metrics[name] = residue_rule(name, y, per_session, config)
+    for name in levels:
+        y = clean(series(post, ("server", name)))
+        if len(y) >= 2:
+            metrics[name] = growth_rule(name, y, per_session, config)
+    for name in PROCESS_LEVELS:
+        y = clean(series(post, ("process", name)))
+        if len(y) >= 2:
+            metrics[f"process.{name}"] = growth_rule(f"process.{name}", y, per_session, config)
+    rss = clean(series(post, ("process", "rss_bytes")))
+    if len(rss) < 3:
+        rss = clean(series(post, ("server", "process_resident_memory_bytes")))
+    if len(rss) >= 3:
+        metrics["memory.rss"] = memory_rule("memory.rss", rss, per_session, config)
+    idle = clean(series(post, ("process", "idle_cpu")))
+    if len(idle) >= 6:
+        metrics["process.idle_cpu"] = shift_rule(
+            "process.idle_cpu", "idle_cpu", idle, 2.0, floor=config.min_idle_cpu, unit="cores"
+        )
+    for name, path in LATENCY_SERIES:
+        y = clean(series(post, path))
+        if len(y) >= 6:
+            metrics[name] = shift_rule(name, "latency", y, config.min_latency_ratio)
+
+    tested = [m for m in metrics.values() if m.p_value is not None]
+    for metric, adjusted in zip(tested, holm([m.p_value or 1.0 for m in tested]), strict=True):
+        metric.p_adjusted = adjusted
+        if metric.practical and adjusted < config.alpha:
+            metric.verdict = DEGRADED if metric.kind == "latency" else LEAK
+        elif metric.practical:
+            metric.reason += f"; not significant (Holm p={adjusted:.3g} >= {config.alpha})"
+    analysis.metrics = metrics
+    analysis.signals = available_signals(post)
+    analysis.verdict = overall(analysis, status)
+    return analysis
+
+
+def vacuity_reasons(
+    lines: list[dict[str, Any]],
+    post: list[dict[str, Any]],
+    config: Config,
+    status: dict[str, Any] | None,
+) -> list[str]:
+    """Why this run cannot count as a pass, whatever its metrics say."""
+    reasons = []
+    if not lines:
+        return ["no cycle was sampled"]
+    if len(post) < config.min_post_warmup_cycles:
+        reasons.append(
+            f"only {len(post)} cycles after a warm-up of {len(lines) - len(post)}; "
+            f"need {config.min_post_warmup_cycles}"
+        )
+    for line in lines:
+        s = line["sessions"]
+        if s["attempted"] and s["failed"] > config.max_failed_fraction * s["attempted"]:
+            top = ", ".join(f"{k} x{v}" for k, v in sorted(s["failures"].items()))
+            reasons.append(
+                f"cycle {line['cycle']}: {s['failed']} of {s['attempted']} sessions failed ({top})"
+            )
+            break
+    probes_ok = sum(1 for line in lines if line.get("probe", {}).get("ok"))
+    if probes_ok == 0:
+        errors = {line["probe"].get("error") for line in lines if line.get("probe")}
+        reasons.append(f"no probe completed a reply ({'; '.join(sorted(map(str, errors)))})")
+    elif probes_ok < len(lines) / 2:
+        reasons.append(f"the probe failed in {len(lines) - probes_ok} of {len(lines)} cycles")
+    if status and status.get("state") not in (None, "finished"):
+        reasons.append(f"run ended early ({status.get('state')}): {status.get('message')}")
+    return reasons
+
+
+def overall(analysis: Analysis, status: dict[str, Any] | None) -> str:
+    kinds = {m.verdict for m in analysis.metrics.values()}
+    if analysis.reasons:
+        # Hard evidence of a leak stands even in a run that ended early; nothing else does.
+        hard = any(m.verdict == LEAK and m.kind in ("residue", "growth") for m in analysis.metrics.values())
+        return LEAK if hard else INCONCLUSIVE
+    if LEAK in kinds:
+        return LEAK
+    if DEGRADED in kinds:
+        return DEGRADED
+    return PASS
+
+
+def available_signals(lines: list[dict[str, Any]]) -> list[str]:
+    """Which kinds of evidence this run had (a server without counters has fewer)."""
+    signals = []
+    first = lines[0]
+    if any(n.startswith("chat_") for n in first.get("server", {})):
+        signals.append("server counters")
+    elif first.get("server"):
+        signals.append("server metrics")
+    if first.get("process"):
+        signals += ["memory", "fds", "threads", "tcp states", "idle cpu"]
+    if any(line.get("probe", {}).get("ok") for line in lines):
+        signals.append("probe latency")
+    if any(line.get("latency", {}).get("reply") for line in lines):
+        signals.append("wave latency")
+    return signals
