@@ -64,16 +64,13 @@ class ServerProcess:
     def _wait_listening(self, timeout: float) -> int:
         assert self.proc is not None and self.proc.stdout is not None
         deadline = time.monotonic() + timeout
-        seen = b""
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if ready:
-                line = self.proc.stdout.readline()
-                if line.startswith(b"LISTENING "):
-                    return int(line.split()[1])
-                seen += line
-            code = self.proc.poll()
-            if code is not None and not ready:
+            line = self.proc.stdout.readline() if ready else b""
+            if line.startswith(b"LISTENING "):
+                return int(line.split()[1])
+            if ready and not line:  # EOF: the child closed stdout, so it is exiting
+                code = self.proc.wait(5)
                 self.stop()
                 raise TargetError(
                     f"server exited with code {code} before listening: {' '.join(self.argv)}"

@@ -117,6 +117,8 @@ class ClientSession:
         except ConnectionClosed:
             pass
         finally:
+            clean = self.ws.protocol.close_rcvd is not None
+            self.state.disconnects["clean" if clean else "abrupt"] += 1
             await self.state.handle_disconnect(self.uid)
 
     async def error(self, message: str) -> None:
@@ -133,6 +135,7 @@ class ClientSession:
         handler = FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             raise BadFrame(f"unknown message type {kind!r}")
+        self.state.frames[kind] += 1
         self.state.message_handler.dispatch(self.uid, kind)
         await handler(self, frame)
 
@@ -208,6 +211,7 @@ class ClientSession:
         running = self.state.current_conversation_tasks.get(self.uid)
         if running is not None and not running.done():
             await cancel_and_wait(running)
+        self.state.turns_total += 1
         task = asyncio.create_task(self.turn(text), name=f"turn-{self.uid}")
         self.state.resources.track_turn(task)
         self.state.current_conversation_tasks[self.uid] = task

@@ -46,9 +46,25 @@ class StateCollector(Collector):
         yield GaugeMetricFamily(
             "chat_asyncio_tasks", "Live asyncio tasks in the server", value=figures["chat_asyncio_tasks"]
         )
+        state = self.state
         yield CounterMetricFamily(
             "chat_sessions", "Client sessions accepted", value=figures["chat_sessions_total"]
         )
+        yield CounterMetricFamily("chat_turns", "Conversation turns started", value=state.turns_total)
+        yield CounterMetricFamily(
+            "chat_turns_cancelled_on_disconnect", "Turns still running when their client left",
+            value=state.turns_cancelled_on_disconnect,
+        )
+        frames = CounterMetricFamily("chat_frames", "Valid client frames by type", labels=["type"])
+        for kind, count in sorted(state.frames.items()):
+            frames.add_metric([kind], count)
+        yield frames
+        disconnects = CounterMetricFamily(
+            "chat_disconnects", "Disconnects: clean (close frame) or abrupt (none)", labels=["kind"]
+        )
+        for kind in ("clean", "abrupt"):
+            disconnects.add_metric([kind], state.disconnects[kind])
+        yield disconnects
 
 
 def make_registry(state: ChatState) -> CollectorRegistry:

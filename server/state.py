@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from array import array
+from collections import Counter
 import logging
 import time
 from dataclasses import dataclass, field
@@ -110,6 +111,10 @@ class ChatState:
         self.message_handler = MessageHandler()
         self.wake_word_manager = WakeWordManager()
         self.sessions_total = 0
+        self.turns_total = 0
+        self.turns_cancelled_on_disconnect = 0
+        self.frames: Counter[str] = Counter()
+        self.disconnects: Counter[str] = Counter()
         self.shared_memory = Memory() if "memory" in faults else None
 
     def new_memory(self) -> Memory:
@@ -134,6 +139,7 @@ class ChatState:
         task = self.current_conversation_tasks.get(client_uid)
         if task is not None and not task.done() and "tasks" not in self.faults:
             log("  cancelling conversation task of %s", client_uid)
+            self.turns_cancelled_on_disconnect += 1
             await cancel_and_wait(task)
         self.current_conversation_tasks.pop(client_uid, None)
 

@@ -8,6 +8,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from harness.analysis import PER_CLIENT_GAUGES
 from harness.client import ChatClient, SessionError
 
 pytestmark = pytest.mark.integration
@@ -45,8 +46,8 @@ def test_bad_frame_gets_error_and_connection_stays_open(server, raw, message) ->
     timing = client.turn("still there?")
     assert timing.reply_ms is not None
     client.close()
-    assert {k: v for k, v in server.quiet_gauges().items() if k.startswith("chat_")
-            and k not in ("chat_asyncio_tasks", "chat_sessions_total") and v} == {}
+    gauges = server.quiet_gauges()
+    assert {k: gauges[k] for k in PER_CLIENT_GAUGES if gauges[k]} == {}
 
 
 def test_audio_past_the_buffer_cap_is_refused(start_server) -> None:

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.analysis import PER_CLIENT_GAUGES as PER_CLIENT
 from scenarios import behaviours
 
 pytestmark = pytest.mark.integration
-
-PER_CLIENT = (
-    "chat_clients", "chat_contexts", "chat_conversation_tasks", "chat_audio_buffers",
-    "chat_audio_buffer_bytes", "chat_heartbeats", "chat_message_handler_clients",
-    "chat_wake_word_clients", "chat_agent_memory_messages", "chat_tts_workers",
-    "chat_log_handles",
-)
 
 MIXED_KINDS = [
     behaviours.clean_close,

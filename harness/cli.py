@@ -1,0 +1,138 @@
+"""The `harness` command: thin click wrappers over runner, report and gate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .analysis import Config
+from .config import SCENARIOS, RunOptions
+from .errors import EXIT_USAGE, HarnessError
+from .report import EXIT_CODES, headline, judge, write_reports
+from .rundir import load_run
+
+CONTEXT = {"auto_envvar_prefix": "HARNESS", "help_option_names": ["-h", "--help"]}
+
+
+def echo(message: str) -> None:
+    click.echo(message)
+
+
+def fault_names() -> list[str]:
+    from server.faults import FAULTS
+
+    return [*FAULTS, "all"]
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="harness")
+def cli() -> None:
+    """Leak-detection stress harness for WebSocket chat servers."""
+
+
+@cli.command()
+@click.option("--cycles", default=50, show_default=True, help="Waves of open-and-close.")
+@click.option("--users", default=10, show_default=True, help="Sessions per wave (U).")
+@click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS))
+@click.option("--warmup", type=int, default=None, help="Cycles left out of the verdicts [default: a tenth, 1..5].")
+@click.option("--leak", "leaks", multiple=True, type=click.Choice(fault_names()),
+              help="Enable a fault in the bundled server (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory [default: reports/<timestamp>].")
+@click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="A summary.json to gate against.")
+@click.option("--settle-timeout", default=10.0, show_default=True, help="Seconds to wait for the server to report no clients.")
+@click.option("--reply-timeout", default=10.0, show_default=True, help="Seconds a reply may take before the session fails.")
+def run(cycles: int, users: int, scenario: str, warmup: int | None, leaks: tuple[str, ...],
+        out: Path | None, baseline: Path | None, settle_timeout: float, reply_timeout: float) -> None:
+    """Churn clients in waves against the bundled server and judge leaks and latency."""
+    from .runner import run as run_job
+
+    options = RunOptions(cycles=cycles, users=users, scenario=scenario, warmup=warmup,
+                         leaks=leaks, baseline=baseline, settle_timeout=settle_timeout,
+                         reply_timeout=reply_timeout)
+    if out is not None:
+        options.out = out
+    judgement = run_job(options, echo, Config(warmup=warmup))
+    conclude(judgement)
+
+
+def conclude(judgement) -> None:  # type: ignore[no-untyped-def]
+    click.echo(headline(judgement))
+    click.echo(f"reports: {judgement.run.path}/summary.md")
+    sys.exit(judgement.exit_code)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)
+@click.option("--warmup", type=int, default=None)
+def gate(run_dir: Path, baseline: Path | None, warmup: int | None) -> None:
+    """Re-judge a saved run (no load) and exit with its verdict."""
+    judgement = judge(load_run(run_dir), Config(warmup=warmup), baseline)
+    write_reports(judgement)
+    conclude(judgement)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def report(run_dir: Path) -> None:
+    """Re-render the plots and summaries of a saved run."""
+    judgement = judge(load_run(run_dir))
+    for path in write_reports(judgement):
+        click.echo(f"wrote {path}")
+    click.echo(headline(judgement))
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("compare.png"), show_default=True)
+def compare(run_dirs: tuple[Path, ...], out: Path) -> None:
+    """Overlay several runs' curves on one figure."""
+    from .plots import compare_figure
+
+    runs = [load_run(path) for path in run_dirs]
+    compare_figure([(r.label, r.lines) for r in runs], out)
+    click.echo(f"wrote {out}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--leak", "leaks", multiple=True, type=click.Choice(fault_names()))
+@click.argument("server_args", nargs=-1, type=click.UNPROCESSED)
+def serve(leaks: tuple[str, ...], server_args: tuple[str, ...]) -> None:
+    """The bundled server (same as python -m server; other options pass through)."""
+    from server.__main__ import main as server_main
+
+    argv = [arg for leak in leaks for arg in ("--leak", leak)] + list(server_args)
+    sys.exit(server_main(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (testable without a subprocess)."""
+    try:
+        cli.main(args=argv, prog_name="harness", standalone_mode=False)
+    except HarnessError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+__all__ = ["main", "EXIT_CODES"]
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def entry() -> None:
+    """Console script: exit with main()'s code."""
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""What a run is asked to do (the CLI's options, validated once)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import scenarios
+
+from .errors import UsageError
+
+SCENARIO_DIR = Path(scenarios.__file__).parent
+SCENARIOS = (
+    "mixed", "clean_close", "abrupt_drop", "midreply_close", "audio_drop",
+    "interrupt_close", "reconnect_storm", "page_session",
+)
+
+
+def scenario_file(name: str) -> Path:
+    if name not in SCENARIOS:
+        raise UsageError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+    return SCENARIO_DIR / f"{name}.py"
+
+
+def default_out() -> Path:
+    return Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+@dataclass
+class RunOptions:
+    cycles: int = 50
+    users: int = 10
+    scenario: str = "mixed"
+    warmup: int | None = None
+    leaks: tuple[str, ...] = ()
+    out: Path = field(default_factory=default_out)
+    baseline: Path | None = None
+    settle_timeout: float = 10.0
+    reply_timeout: float = 10.0
+
+    def validate(self) -> None:
+        scenario_file(self.scenario)
+        if self.cycles < 1:
+            raise UsageError("--cycles must be at least 1")
+        if self.users < 1:
+            raise UsageError("--users must be at least 1")
+        if self.warmup is not None and not 0 <= self.warmup < self.cycles:
+            raise UsageError("--warmup must be between 0 and cycles - 1")
+        if self.baseline is not None and not self.baseline.exists():
+            raise UsageError(f"baseline {self.baseline} does not exist")
+        if self.out.exists() and any(self.out.iterdir()):
+            raise UsageError(f"{self.out} already holds a run; choose another --out")
+
+    def to_meta(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out"] = str(self.out)
+        data["baseline"] = str(self.baseline) if self.baseline else None
+        data["leaks"] = list(self.leaks)
+        return data

@@ -1,0 +1,166 @@
+"""`harness run`: start the server, drive Locust in a child process, judge, report.
+
+Locust runs in its own process because importing it monkey-patches the whole process
+with gevent; this process only starts it, follows samples.jsonl and stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .analysis import Config
+from .config import RunOptions, scenario_file
+from .driver import SAMPLES_FILE, STATUS_FILE, progress_line, write_status
+from .errors import TargetError
+from .report import Judgement, judge, write_reports
+from .rundir import META_FILE, load_run
+from .target import ServerProcess
+
+Echo = Callable[[str], None]
+STALL_TIMEOUT = 300.0
+QUIT_GRACE = 30.0
+
+
+def locust_command(options: RunOptions, url: str, pid: int | None) -> list[str]:
+    out = options.out
+    argv = [
+        sys.executable, "-m", "locust",
+        "-f", str(scenario_file(options.scenario)),
+        "--headless", "--only-summary",
+        "-u", str(options.users), "-r", str(max(options.users, 100)),
+        "--host", url,
+        "--cycles", str(options.cycles),
+        "--run-dir", str(out),
+        "--settle-timeout", str(options.settle_timeout),
+        "--reply-timeout", str(options.reply_timeout),
+        "--html", str(out / "locust.html"),
+        "--logfile", str(out / "locust.log"),
+        "--loglevel", "INFO",
+    ]
+    if pid:
+        argv += ["--server-pid", str(pid)]
+    return argv
+
+
+class LocustProcess:
+    """The Locust child; stopped (SIGINT, then SIGTERM, then SIGKILL) in `stop`."""
+
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self._log = open(log, "ab")
+        self.proc = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        for sig, wait in ((signal.SIGINT, QUIT_GRACE), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+        self._log.close()
+
+
+class Follower:
+    """Reads new complete lines of samples.jsonl as the driver appends them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.last_new = time.monotonic()
+
+    def new_lines(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        lines = [json.loads(raw) for raw in complete.splitlines() if raw.strip()]
+        if lines:
+            self.last_new = time.monotonic()
+        return lines
+
+
+def follow(options: RunOptions, locust: LocustProcess, server: ServerProcess, echo: Echo) -> str | None:
+    """Print a progress line per cycle until Locust exits; returns why it was cut short."""
+    follower = Follower(options.out / SAMPLES_FILE)
+    status_path = options.out / STATUS_FILE
+    finished_at: float | None = None
+    while locust.running():
+        for line in follower.new_lines():
+            echo(progress_line(line, options.cycles))
+        if not server.alive():
+            time.sleep(1.0)  # let the driver notice and write its status first
+            if locust.running() and not status_path.exists():
+                return f"server process exited with code {server.proc.poll() if server.proc else '?'}"
+        if status_path.exists():
+            finished_at = finished_at or time.monotonic()
+            if time.monotonic() - finished_at > QUIT_GRACE:
+                return "Locust did not exit after the last cycle"
+        elif time.monotonic() - follower.last_new > STALL_TIMEOUT:
+            return f"no cycle finished in {STALL_TIMEOUT:g} s"
+        time.sleep(0.1)
+    for line in follower.new_lines():
+        echo(progress_line(line, options.cycles))
+    if not status_path.exists():
+        return f"Locust exited with code {locust.proc.returncode} before the run finished (see locust.log)"
+    return None
+
+
+def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgement:
+    """Run the whole job against the bundled server and write the reports."""
+    options.validate()
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    meta = options.to_meta() | {"target": "bundled"}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    server = ServerProcess.bundled(options.leaks, log_path=out / "server.log")
+    locust: LocustProcess | None = None
+    cut_short: str | None = None
+    try:
+        server.start()
+        echo(f"bundled server on {server.ws_url} (pid {server.pid}, leaks: {','.join(options.leaks) or 'none'})")
+        echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions -> {out}")
+        locust = LocustProcess(locust_command(options, server.ws_url, server.pid), out / "locust.out")
+        cut_short = follow(options, locust, server, echo)
+    except KeyboardInterrupt:
+        cut_short = "interrupted (Ctrl-C)"
+        echo("interrupted: stopping Locust and the server, keeping what was sampled")
+    finally:
+        if locust is not None:
+            locust.stop()
+        server.stop()
+    if cut_short and not (out / STATUS_FILE).exists():
+        write_status(out, {"state": "aborted", "message": cut_short})
+    return finish(out, echo, config, options.baseline)
+
+
+def finish(out: Path, echo: Echo, config: Config | None, baseline: Path | None) -> Judgement:
+    run_data = load_run(out)
+    for warning in run_data.warnings:
+        echo(f"warning: {warning}")
+    judgement = judge(run_data, config, baseline)
+    write_reports(judgement)
+    return judgement
+
+
+__all__ = ["run", "finish", "TargetError"]
