@@ -65,7 +65,8 @@ class Config:
     alpha: float = 0.01
     min_latency_ratio: float = 1.25
     min_memory_bytes_per_session: float = 8 * 1024
-    min_memory_total_bytes: float = 4 * 2**20
+    min_memory_late_bytes: float = 2 * 2**20
+    min_memory_cycles: int = 20
     min_idle_cpu: float = 0.05
     residue_cycles: int = 3
     growth_windows: int = 3
@@ -219,25 +220,35 @@ def growth_rule(name: str, y: np.ndarray, per_session: float, config: Config) ->
 
 
 def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    """A leak keeps growing; allocator warm-up front-loads its growth and levels off.
+    So the rate that counts is the later half's, and it must be large in its own right."""
     result = MetricResult(name, "memory", unit="bytes")
+    if len(y) < config.min_memory_cycles:
+        result.verdict = INCONCLUSIVE
+        result.reason = (
+            f"{len(y)} cycles after warm-up are too few to tell allocator warm-up from a "
+            f"leak; memory is judged from {config.min_memory_cycles}"
+        )
+        return result
     slope, low, high = theil_sen(y)
-    result.slope_per_cycle, result.ci = slope, (low, high)
-    result.slope_per_session = slope / per_session if per_session else slope
     result.first_median, result.last_median = float(np.median(y[:3])), float(np.median(y[-3:]))
     result.p_value = mann_kendall_p(y)
-    total = slope * (len(y) - 1)
     late = y[len(y) // 2 :]
-    late_low = theil_sen(late)[1] if len(late) >= 3 else 0.0
+    late_slope, late_low, late_high = theil_sen(late) if len(late) >= 3 else (0.0, 0.0, 0.0)
+    result.slope_per_cycle, result.ci = late_slope, (late_low, late_high)
+    result.slope_per_session = late_slope / per_session if per_session else late_slope
+    late_total = late_slope * (len(late) - 1)
     result.practical = bool(
         low > 0
-        and result.slope_per_session >= config.min_memory_bytes_per_session
-        and total >= config.min_memory_total_bytes
         and late_low > 0
+        and result.slope_per_session >= config.min_memory_bytes_per_session
+        and late_total >= config.min_memory_late_bytes
     )
     if result.practical:
         result.reason = (
-            f"{name} grows {result.slope_per_session / 1024:.1f} KiB per session "
-            f"({total / 2**20:.1f} MiB over the run), still growing in its later half"
+            f"{name} still grows {result.slope_per_session / 1024:.1f} KiB per session in the "
+            f"later half of the run ({late_total / 2**20:.1f} MiB there; whole run "
+            f"{slope * (len(y) - 1) / 2**20:.1f} MiB)"
         )
     return result
 
@@ -373,7 +384,7 @@ def vacuity_reasons(
         reasons.append(f"no probe completed a reply ({'; '.join(sorted(map(str, errors)))})")
     elif probes_ok < len(lines) / 2:
         reasons.append(f"the probe failed in {len(lines) - probes_ok} of {len(lines)} cycles")
-    if status and status.get("state") not in (None, "finished"):
+    if status and status.get("state") not in (None, "finished", "decided"):
         reasons.append(f"run ended early ({status.get('state')}): {status.get('message')}")
     return reasons
 

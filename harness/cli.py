@@ -45,14 +45,16 @@ def cli() -> None:
               help="A summary.json to gate against.")
 @click.option("--settle-timeout", default=10.0, show_default=True, help="Seconds to wait for the server to report no clients.")
 @click.option("--reply-timeout", default=10.0, show_default=True, help="Seconds a reply may take before the session fails.")
+@click.option("--stop-early", is_flag=True, help="Stop as soon as a failing verdict can no longer change.")
 def run(cycles: int, users: int, scenario: str, warmup: int | None, leaks: tuple[str, ...],
-        out: Path | None, baseline: Path | None, settle_timeout: float, reply_timeout: float) -> None:
+        out: Path | None, baseline: Path | None, settle_timeout: float, reply_timeout: float,
+        stop_early: bool) -> None:
     """Churn clients in waves against the bundled server and judge leaks and latency."""
     from .runner import run as run_job
 
     options = RunOptions(cycles=cycles, users=users, scenario=scenario, warmup=warmup,
                          leaks=leaks, baseline=baseline, settle_timeout=settle_timeout,
-                         reply_timeout=reply_timeout)
+                         reply_timeout=reply_timeout, stop_early=stop_early)
     if out is not None:
         options.out = out
     judgement = run_job(options, echo, Config(warmup=warmup))
@@ -96,6 +98,27 @@ def compare(run_dirs: tuple[Path, ...], out: Path) -> None:
     runs = [load_run(path) for path in run_dirs]
     compare_figure([(r.label, r.lines) for r in runs], out)
     click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.option("--cycles", default=20, show_default=True, help="Cycles per run (faults stop early).")
+@click.option("--repeat", default=3, show_default=True, help="Runs per target.")
+@click.option("--users", default=10, show_default=True)
+@click.option("--cpu-hog", is_flag=True, help="Keep one core busy with a spinning process meanwhile.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: reports/selftest-<timestamp>]")
+def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | None) -> None:
+    """Check the gate on this machine: every fault caught every time, no false alarm."""
+    from .config import default_out
+    from .selftest import selftest as run_selftest, table
+
+    out = out or default_out().with_name("selftest-" + default_out().name)
+    click.echo(f"selftest: {repeat} x (fixed + every fault), {cycles} cycles of {users} -> {out}"
+               + (" with a CPU hog" if cpu_hog else ""))
+    rows = run_selftest(out, cycles, repeat, users, echo, hog=cpu_hog)
+    click.echo(table(rows))
+    ok = all(row.ok for row in rows)
+    click.echo("selftest passed" if ok else "selftest FAILED")
+    sys.exit(0 if ok else 1)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

@@ -39,6 +39,7 @@ class RunOptions:
     baseline: Path | None = None
     settle_timeout: float = 10.0
     reply_timeout: float = 10.0
+    stop_early: bool = False
 
     def validate(self) -> None:
         scenario_file(self.scenario)

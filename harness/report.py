@@ -62,6 +62,9 @@ def judge(run: Run, config: Config | None = None, baseline: Path | None = None) 
 def headline(j: Judgement) -> str:
     a = j.analysis
     text = f"{j.verdict.upper()}: {a.cycles} cycles ({a.warmup} warm-up), {a.sessions_per_cycle:g} sessions each"
+    status = j.run.status or {}
+    if status.get("state") == "decided":
+        text += f"; decided at cycle {status['decided_at']} of {status.get('cycles_asked', '?')}"
     caught = [m.reason for m in a.failing()] + [r.reason() for r in j.regressions]
     lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in a.reasons)]
     return "\n".join(lines)

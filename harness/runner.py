@@ -18,6 +18,7 @@ from typing import Any
 
 from .analysis import Config
 from .config import RunOptions, scenario_file
+from .early import EarlyStop
 from .driver import SAMPLES_FILE, STATUS_FILE, progress_line, write_status
 from .errors import TargetError
 from .report import Judgement, judge, write_reports
@@ -100,7 +101,13 @@ class Follower:
         return lines
 
 
-def follow(options: RunOptions, locust: LocustProcess, server: ServerProcess, echo: Echo) -> str | None:
+def follow(
+    options: RunOptions,
+    locust: LocustProcess,
+    server: ServerProcess,
+    echo: Echo,
+    early: EarlyStop | None = None,
+) -> str | None:
     """Print a progress line per cycle until Locust exits; returns why it was cut short."""
     follower = Follower(options.out / SAMPLES_FILE)
     status_path = options.out / STATUS_FILE
@@ -108,6 +115,8 @@ def follow(options: RunOptions, locust: LocustProcess, server: ServerProcess, ec
     while locust.running():
         for line in follower.new_lines():
             echo(progress_line(line, options.cycles))
+            if early is not None and early.add(line):
+                return None
         if not server.alive():
             time.sleep(1.0)  # let the driver notice and write its status first
             if locust.running() and not status_path.exists():
@@ -141,7 +150,14 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
         echo(f"bundled server on {server.ws_url} (pid {server.pid}, leaks: {','.join(options.leaks) or 'none'})")
         echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions -> {out}")
         locust = LocustProcess(locust_command(options, server.ws_url, server.pid), out / "locust.out")
-        cut_short = follow(options, locust, server, echo)
+        early = EarlyStop(options.cycles, config) if options.stop_early else None
+        cut_short = follow(options, locust, server, echo, early)
+        if early is not None and early.decided is not None:
+            decided = early.decided.cycle
+            echo(f"verdict decided at cycle {decided}: stopping early")
+            locust.stop()
+            write_status(out, {"state": "decided", "message": f"decided at cycle {decided}",
+                               "decided_at": decided, "cycles_asked": options.cycles})
     except KeyboardInterrupt:
         cut_short = "interrupted (Ctrl-C)"
         echo("interrupted: stopping Locust and the server, keeping what was sampled")

@@ -164,3 +164,45 @@ def test_heavy_tailed_latency_noise_alone_never_degrades() -> None:
         alarms += result.verdict != PASS
     assert alarms == 0
     assert np.isfinite(result.metrics["probe.reply_ms"].p_value or 0)
+
+
+def test_early_decision_on_a_counter_leak() -> None:
+    """A residue leak is decided at the first look after warm-up + 4 cycles."""
+    from harness.early import decision_cycle
+
+    lines = make_lines(per_client={"chat_heartbeats": lambda t: 10 * (t + 1)})
+    decision = decision_cycle(lines, planned_cycles=50)
+    assert decision is not None and decision.cycle == 5 + 4
+    assert decision.analysis.metrics["chat_heartbeats"].verdict == LEAK
+
+
+def test_early_decision_never_on_noise() -> None:
+    """Looking after every cycle does not turn heavy-tailed noise into an alarm."""
+    from harness.early import decision_cycle
+
+    for seed in range(20):
+        assert decision_cycle(make_lines(noise=0.1, seed=seed), planned_cycles=50) is None
+
+
+MEASURED_WARMUP_MIB = [  # RSS of the fixed bundled server, 30 cycles of mixed at U=10
+    29.9, 30.3, 30.8, 30.9, 30.9, 31.0, 31.4, 31.9, 32.4, 32.8, 33.3, 33.9, 34.4, 34.9, 35.3,
+    35.3, 35.3, 35.3, 35.3, 35.3, 35.4, 35.4, 35.4, 35.5, 35.5, 35.7, 36.2, 36.2, 36.2, 36.2,
+]
+
+
+def test_measured_allocator_warmup_is_not_a_leak() -> None:
+    """The measured warm-up of the fixed server (a 20 KiB/session ramp that levels off
+    into steps) passes: the later half's growth is too small to be a leak."""
+    lines = make_lines(cycles=30, rss=lambda t: MEASURED_WARMUP_MIB[t] * MiB)
+    result = analyze(lines)
+    assert result.metrics["memory.rss"].verdict == PASS
+    assert result.verdict == PASS
+
+
+def test_memory_needs_enough_cycles() -> None:
+    """A short run leaves memory unjudged (inconclusive for that metric only)."""
+    lines = make_lines(cycles=12, rss=lambda t: 30 * MiB + t * MiB)
+    result = analyze(lines)
+    assert result.metrics["memory.rss"].verdict == INCONCLUSIVE
+    assert "too few" in result.metrics["memory.rss"].reason
+    assert result.verdict == PASS
