@@ -303,7 +303,8 @@ def analyze(
     """Judge one run from its sample lines (and the driver's status, if any)."""
     config = config or Config()
     cycles = len(lines)
-    warmup = config.warmup if config.warmup is not None else default_warmup(cycles)
+    planned = int((status or {}).get("cycles_asked") or cycles)  # a run stopped early keeps its warm-up
+    warmup = config.warmup if config.warmup is not None else default_warmup(planned)
     post = lines[warmup:]
     attempted = [line["sessions"]["attempted"] for line in post] or [0]
     per_session = float(np.mean(attempted))
