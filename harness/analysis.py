@@ -46,6 +46,7 @@ IGNORED = (
     "process_open_fds",
     "process_threads",
 )
+IGNORED_COUNTERS = ("process_cpu_seconds_total",)
 LATENCY_SERIES = (
     ("probe.reply_ms", ("probe", "reply_ms")),
     ("probe.first_token_ms", ("probe", "first_token_ms")),
@@ -145,6 +146,33 @@ def series(lines: list[dict[str, Any]], path: tuple[str, ...]) -> list[float | N
     return [dig(line, path) for line in lines]
 
 
+def rate_series(lines: list[dict[str, Any]]) -> dict[str, list[float | None]]:
+    """Per-cycle increments of counters (`*_total`) and per-cycle means of histograms
+    (`X_sum` / `X_count`): cumulative figures judged by what each cycle added."""
+    names: dict[str, None] = {}
+    for line in lines:
+        names.update(dict.fromkeys(line.get("server", {})))
+    out: dict[str, list[float | None]] = {}
+
+    def diffs(name: str) -> list[float | None]:
+        values = series(lines, ("server", name))
+        return [
+            None if a is None or b is None or b < a else b - a
+            for a, b in zip([None, *values[:-1]], values)
+        ]
+
+    for name in names:
+        if name.split("{")[0].endswith("_total") and name not in IGNORED_COUNTERS:
+            out[f"{name}:per_cycle"] = diffs(name)
+        elif name.endswith("_sum") and name.removesuffix("_sum") + "_count" in names:
+            base = name.removesuffix("_sum")
+            sums, counts = diffs(name), diffs(base + "_count")
+            out[f"{base}:mean_per_cycle"] = [
+                s / c if s is not None and c else None for s, c in zip(sums, counts)
+            ]
+    return out
+
+
 def counter_names(lines: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """(per-client gauges, level gauges) present in the server's figures."""
     names: dict[str, None] = {}
@@ -154,8 +182,7 @@ def counter_names(lines: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     levels = [
         n for n in names
         if n not in PER_CLIENT_GAUGES and n not in IGNORED
-        and not n.endswith(("_total", "_created", "_count", "_sum", "_bucket"))
-        and "{" not in n
+        and not n.split("{")[0].endswith(("_total", "_created", "_count", "_sum", "_bucket"))
     ]
     return per_client, levels
 
@@ -272,8 +299,8 @@ def shift_rule(
     result.practical = result.ratio >= min_ratio and result.last_median >= floor
     if result.practical:
         result.reason = (
-            f"{name} went from {result.first_median:.3g} to {result.last_median:.3g} {unit} "
-            f"(x{result.ratio:.2f}; trend {slope:+.3g} {unit}/cycle)"
+            f"{name} went from {result.first_median:.3g} to {result.last_median:.3g}{' ' + unit if unit else ''} "
+            f"(x{result.ratio:.2f}; trend {slope:+.3g}{' ' + unit if unit else ''}/cycle)"
         )
     return result
 
@@ -333,6 +360,10 @@ def analyze(
         rss = clean(series(post, ("server", "process_resident_memory_bytes")))
     if len(rss) >= 3:
         metrics["memory.rss"] = memory_rule("memory.rss", rss, per_session, config)
+    for name, values in rate_series(lines).items():
+        y = clean(values[warmup:])
+        if len(y) >= 6:
+            metrics[name] = shift_rule(name, "rate", y, config.min_latency_ratio, unit="")
     idle = clean(series(post, ("process", "idle_cpu")))
     if len(idle) >= 6:
         metrics["process.idle_cpu"] = shift_rule(
@@ -411,6 +442,8 @@ def available_signals(lines: list[dict[str, Any]]) -> list[str]:
         signals.append("server counters")
     elif first.get("server"):
         signals.append("server metrics")
+    if any(":mean_per_cycle" in name for name in rate_series(lines[:2])):
+        signals.append("histograms (e.g. LLM prompt tokens)")
     if first.get("process"):
         signals += ["memory", "fds", "threads", "tcp states", "idle cpu"]
     if any(line.get("probe", {}).get("ok") for line in lines):

@@ -46,15 +46,30 @@ def cli() -> None:
 @click.option("--settle-timeout", default=10.0, show_default=True, help="Seconds to wait for the server to report no clients.")
 @click.option("--reply-timeout", default=10.0, show_default=True, help="Seconds a reply may take before the session fails.")
 @click.option("--stop-early", is_flag=True, help="Stop as soon as a failing verdict can no longer change.")
+@click.option("--server-cmd", default=None, help='Start your server: "CMD ... {port}" ({llm_url} too, with --fake-llm).')
+@click.option("--target", default=None, help="A server already running: ws://HOST:PORT/PATH.")
+@click.option("--pid", type=int, default=None, help="With --target: the server process to sample.")
+@click.option("--metrics-url", default=None, help="Prometheus endpoint of your server ({port} allowed).")
+@click.option("--metric", "metrics", multiple=True, help="Track only figures matching this regex (repeatable).")
+@click.option("--ws-path", default="/client-ws", show_default=True, help="With --server-cmd: the chat path.")
+@click.option("--fake-llm", is_flag=True, help="Start `harness fake-llm` too and sample its prompt sizes.")
+@click.option("--ready-timeout", default=15.0, show_default=True, help="Seconds for the server to start listening.")
 def run(cycles: int, users: int, scenario: str, warmup: int | None, leaks: tuple[str, ...],
         out: Path | None, baseline: Path | None, settle_timeout: float, reply_timeout: float,
-        stop_early: bool) -> None:
-    """Churn clients in waves against the bundled server and judge leaks and latency."""
+        stop_early: bool, server_cmd: str | None, target: str | None, pid: int | None,
+        metrics_url: str | None, metrics: tuple[str, ...], ws_path: str, fake_llm: bool,
+        ready_timeout: float) -> None:
+    """Churn clients in waves against a server and judge leaks and latency.
+
+    With no --server-cmd or --target, the bundled server is started and stopped."""
     from .runner import run as run_job
 
     options = RunOptions(cycles=cycles, users=users, scenario=scenario, warmup=warmup,
                          leaks=leaks, baseline=baseline, settle_timeout=settle_timeout,
-                         reply_timeout=reply_timeout, stop_early=stop_early)
+                         reply_timeout=reply_timeout, stop_early=stop_early,
+                         server_cmd=server_cmd, target=target, pid=pid, metrics_url=metrics_url,
+                         metrics=metrics, ws_path=ws_path, fake_llm=fake_llm,
+                         ready_timeout=ready_timeout)
     if out is not None:
         options.out = out
     judgement = run_job(options, echo, Config(warmup=warmup))
@@ -119,6 +134,23 @@ def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | No
     ok = all(row.ok for row in rows)
     click.echo("selftest passed" if ok else "selftest FAILED")
     sys.exit(0 if ok else 1)
+
+
+@cli.command("fake-llm")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=0, show_default=True, help="0 picks a free port (printed as LISTENING <port>).")
+@click.option("--prefill-us-per-token", default=20.0, show_default=True)
+@click.option("--decode-ms-per-token", default=1.0, show_default=True)
+def fake_llm(host: str, port: int, prefill_us_per_token: float, decode_ms_per_token: float) -> None:
+    """An OpenAI-compatible model server that costs nothing.
+
+    POST /v1/chat/completions (streaming or not), GET /v1/models, POST /v1/audio/speech
+    (a short WAV), GET /metrics (fake_llm_prompt_tokens histogram, request counts)."""
+    from .fakellm import main as fake_main
+
+    sys.exit(fake_main(["--host", host, "--port", str(port),
+                        "--prefill-us-per-token", str(prefill_us_per_token),
+                        "--decode-ms-per-token", str(decode_ms_per_token)]))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

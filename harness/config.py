@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,18 @@ class RunOptions:
     settle_timeout: float = 10.0
     reply_timeout: float = 10.0
     stop_early: bool = False
+    server_cmd: str | None = None
+    target: str | None = None
+    pid: int | None = None
+    metrics_url: str | None = None
+    metrics: tuple[str, ...] = ()
+    ws_path: str = "/client-ws"
+    fake_llm: bool = False
+    ready_timeout: float = 15.0
+
+    @property
+    def bundled(self) -> bool:
+        return self.server_cmd is None and self.target is None
 
     def validate(self) -> None:
         scenario_file(self.scenario)
@@ -51,6 +64,17 @@ class RunOptions:
             raise UsageError("--warmup must be between 0 and cycles - 1")
         if self.baseline is not None and not self.baseline.exists():
             raise UsageError(f"baseline {self.baseline} does not exist")
+        if self.server_cmd and self.target:
+            raise UsageError("give either --server-cmd or --target, not both")
+        if self.leaks and not self.bundled:
+            raise UsageError("--leak applies to the bundled server only")
+        if self.pid is not None and self.target is None:
+            raise UsageError("--pid goes with --target (a server the harness did not start)")
+        for pattern in self.metrics:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise UsageError(f"--metric {pattern!r} is not a regular expression: {exc}") from None
         if self.out.exists() and any(self.out.iterdir()):
             raise UsageError(f"{self.out} already holds a run; choose another --out")
 
@@ -59,4 +83,5 @@ class RunOptions:
         data["out"] = str(self.out)
         data["baseline"] = str(self.baseline) if self.baseline else None
         data["leaks"] = list(self.leaks)
+        data["metrics"] = list(self.metrics)
         return data

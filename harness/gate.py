@@ -42,7 +42,7 @@ def compare(
         base = base_metrics.get(name)
         if base is None:
             continue
-        if metric.get("kind") in ("latency", "idle_cpu"):
+        if metric.get("kind") in ("latency", "idle_cpu", "rate"):
             cur, ref = metric.get("ratio"), base.get("ratio")
             if cur is not None and ref is not None and cur > ref + ratio_margin:
                 found.append(Regression(name, "last/first ratio", ref, cur, ratio_margin))

@@ -23,21 +23,23 @@ from .driver import SAMPLES_FILE, STATUS_FILE, progress_line, write_status
 from .errors import TargetError
 from .report import Judgement, judge, write_reports
 from .rundir import META_FILE, load_run
-from .target import ServerProcess
+from .target import CommandServer, RunningTarget, ServerProcess
+
+Target = ServerProcess | RunningTarget
 
 Echo = Callable[[str], None]
 STALL_TIMEOUT = 300.0
 QUIT_GRACE = 30.0
 
 
-def locust_command(options: RunOptions, url: str, pid: int | None) -> list[str]:
+def locust_command(options: RunOptions, target: Target, extra_metrics: list[str]) -> list[str]:
     out = options.out
     argv = [
         sys.executable, "-m", "locust",
         "-f", str(scenario_file(options.scenario)),
         "--headless", "--only-summary",
         "-u", str(options.users), "-r", str(max(options.users, 100)),
-        "--host", url,
+        "--host", target.ws_url,
         "--cycles", str(options.cycles),
         "--run-dir", str(out),
         "--settle-timeout", str(options.settle_timeout),
@@ -46,9 +48,36 @@ def locust_command(options: RunOptions, url: str, pid: int | None) -> list[str]:
         "--logfile", str(out / "locust.log"),
         "--loglevel", "INFO",
     ]
-    if pid:
-        argv += ["--server-pid", str(pid)]
+    if target.pid:
+        argv += ["--server-pid", str(target.pid)]
+    if options.bundled:
+        pass  # /metrics and /debug/resources are derived from --host
+    else:
+        metrics = (options.metrics_url or "none").replace("{port}", str(target.port))
+        argv += ["--metrics-url", metrics, "--resources-url", "none"]
+    for url in extra_metrics:
+        argv += ["--extra-metrics-url", url]
+    for pattern in options.metrics:
+        argv += ["--metric", pattern]
     return argv
+
+
+def make_target(options: RunOptions, llm_url: str) -> Target:
+    log = options.out / "server.log"
+    if options.target:
+        return RunningTarget(options.target, options.pid)
+    if options.server_cmd:
+        return CommandServer(options.server_cmd, options.ws_path, log, llm_url=llm_url)
+    extra = ("--llm-url", llm_url) if llm_url else ()
+    return ServerProcess.bundled(options.leaks, log_path=log, extra=extra)
+
+
+def describe(options: RunOptions, target: Target) -> str:
+    if options.target:
+        return f"target {target.ws_url}" + (f" (pid {target.pid})" if target.pid else " (no pid: process figures unavailable)")
+    kind = "server-cmd" if options.server_cmd else "bundled server"
+    leaks = f", leaks: {','.join(options.leaks) or 'none'}" if options.bundled else ""
+    return f"{kind} on {target.ws_url} (pid {target.pid}{leaks})"
 
 
 class LocustProcess:
@@ -104,7 +133,7 @@ class Follower:
 def follow(
     options: RunOptions,
     locust: LocustProcess,
-    server: ServerProcess,
+    server: Target,
     echo: Echo,
     early: EarlyStop | None = None,
 ) -> str | None:
@@ -115,12 +144,15 @@ def follow(
     while locust.running():
         for line in follower.new_lines():
             echo(progress_line(line, options.cycles))
+            for warning in line.get("warnings", []):
+                echo(f"warning: {warning}")
             if early is not None and early.add(line):
                 return None
         if not server.alive():
             time.sleep(1.0)  # let the driver notice and write its status first
             if locust.running() and not status_path.exists():
-                return f"server process exited with code {server.proc.poll() if server.proc else '?'}"
+                code = server.proc.poll() if server.proc is not None else "?"
+                return f"server process exited with code {code}"
         if status_path.exists():
             finished_at = finished_at or time.monotonic()
             if time.monotonic() - finished_at > QUIT_GRACE:
@@ -140,16 +172,26 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
     options.validate()
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
-    meta = options.to_meta() | {"target": "bundled"}
+    meta = options.to_meta() | {"target": options.target or options.server_cmd or "bundled"}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    server = ServerProcess.bundled(options.leaks, log_path=out / "server.log")
+    fake: ServerProcess | None = None
+    server: Target | None = None
     locust: LocustProcess | None = None
     cut_short: str | None = None
     try:
-        server.start()
-        echo(f"bundled server on {server.ws_url} (pid {server.pid}, leaks: {','.join(options.leaks) or 'none'})")
+        extra_metrics: list[str] = []
+        llm_url = ""
+        if options.fake_llm:
+            fake = ServerProcess([sys.executable, "-m", "harness.fakellm", "--port", "0"], out / "fake-llm.log")
+            fake.start()
+            llm_url = f"{fake.http_url}/v1"
+            extra_metrics.append(f"{fake.http_url}/metrics")
+            echo(f"fake LLM on {llm_url}")
+        server = make_target(options, llm_url)
+        server.start(timeout=options.ready_timeout)
+        echo(describe(options, server))
         echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions -> {out}")
-        locust = LocustProcess(locust_command(options, server.ws_url, server.pid), out / "locust.out")
+        locust = LocustProcess(locust_command(options, server, extra_metrics), out / "locust.out")
         early = EarlyStop(options.cycles, config) if options.stop_early else None
         cut_short = follow(options, locust, server, echo, early)
         if early is not None and early.decided is not None:
@@ -164,7 +206,10 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
     finally:
         if locust is not None:
             locust.stop()
-        server.stop()
+        if server is not None:
+            server.stop()
+        if fake is not None:
+            fake.stop()
     if cut_short and not (out / STATUS_FILE).exists():
         write_status(out, {"state": "aborted", "message": cut_short})
     return finish(out, echo, config, options.baseline)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import urllib.error
 import urllib.request
@@ -53,25 +54,35 @@ class Sampler:
         settle_timeout: float = 10.0,
         idle_window: float = 0.25,
         http_timeout: float = 5.0,
+        extra_urls: list[str] | None = None,
+        patterns: list[str] | None = None,
+        server_port: int | None = None,
     ) -> None:
         self.metrics_url = metrics_url
         self.resources_url = resources_url
+        self.extra_urls = extra_urls or []
+        self.patterns = [re.compile(p) for p in patterns or []]
+        self.server_port = server_port
         self.pid = pid
         self.settle_timeout = settle_timeout
         self.idle_window = idle_window
         self.http_timeout = http_timeout
         self._warned: set[str] = set()
+        self.warnings: list[str] = []  # new since the last sample, reported once each
         self._process = psutil.Process(pid) if pid else None
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
+            self.warnings.append(message)
             logger.warning(message)
 
     def scrape(self) -> dict[str, float]:
         """The server's own figures; {} when it has none. Unreachable -> TargetError."""
         figures: dict[str, float] = {}
-        for url, parse in ((self.metrics_url, parse_metrics), (self.resources_url, parse_json)):
+        sources = [(self.metrics_url, parse_metrics), (self.resources_url, parse_json)]
+        sources += [(url, parse_metrics) for url in self.extra_urls]
+        for url, parse in sources:
             if not url:
                 continue
             try:
@@ -85,7 +96,30 @@ class Sampler:
                 figures.update(parse(text))
             except ValueError as exc:
                 self._warn_once(url, f"{url} did not return parseable figures ({exc}); ignoring it")
+        if self.patterns:
+            figures = {
+                name: value for name, value in figures.items()
+                if name == CLIENT_GAUGE or any(p.search(name) for p in self.patterns)
+            }
         return figures
+
+    def live_clients(self, figures: dict[str, float]) -> float:
+        """Connected clients: the server's own gauge, else its established TCP connections
+        on the chat port, else 0 (nothing to wait for)."""
+        if CLIENT_GAUGE in figures:
+            return figures[CLIENT_GAUGE]
+        if self._process is None or self.server_port is None:
+            return 0.0
+        count = 0
+        for proc in self.processes():
+            try:
+                count += sum(
+                    1 for c in proc.net_connections(kind="tcp")
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.server_port
+                )
+            except psutil.NoSuchProcess:
+                continue
+        return float(count)
 
     def wait_quiet(self) -> tuple[bool, float]:
         """Wait until the server reports no live clients; (reached, seconds waited)."""
@@ -93,7 +127,7 @@ class Sampler:
         delay = 0.01
         while True:
             figures = self.scrape()
-            if figures.get(CLIENT_GAUGE, 0.0) == 0.0:
+            if self.live_clients(figures) == 0.0:
                 return True, time.monotonic() - start
             if time.monotonic() - start > self.settle_timeout:
                 return False, time.monotonic() - start
@@ -150,7 +184,10 @@ class Sampler:
 
     def sample(self) -> dict[str, Any]:
         process = self.process_figures()
-        return {"server": self.scrape(), "process": process}
+        sample: dict[str, Any] = {"server": self.scrape(), "process": process}
+        if self.warnings:
+            sample["warnings"], self.warnings = self.warnings, []
+        return sample
 
 
 def parse_json(text: str) -> dict[str, float]:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import select
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
-from .errors import TargetError
+import psutil
+
+from .errors import TargetError, UsageError
 
 READY_TIMEOUT = 15.0
 
@@ -120,3 +125,98 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class CommandServer(ServerProcess):
+    """A user's server started from `--server-cmd "CMD ... {port}"`; ready when its port
+    accepts connections. Its whole process tree is sampled and stopped."""
+
+    def __init__(self, template: str, ws_path: str, log_path: Path | None,
+                 env: dict[str, str] | None = None, llm_url: str = "") -> None:
+        port = free_port()
+        try:
+            argv = shlex.split(template.replace("{port}", str(port)).replace("{llm_url}", llm_url))
+        except ValueError as exc:
+            raise UsageError(f"--server-cmd cannot be parsed: {exc}") from None
+        if not argv:
+            raise UsageError("--server-cmd is empty")
+        super().__init__(argv, log_path, env)
+        self.port = port
+        self.template = template
+        self.ws_path = ws_path
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{self.ws_path}"
+
+    def start(self, timeout: float = READY_TIMEOUT) -> int:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
+        try:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            raise TargetError(f"--server-cmd could not start {self.argv[0]!r}: {exc.strerror}") from None
+        finally:
+            if self.log_path:
+                log.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + timeout
+        assert self.port is not None
+        while time.monotonic() < deadline:
+            code = self.proc.poll()
+            if code is not None:
+                raise TargetError(f"--server-cmd exited early with code {code}: {self.template}" + self._tail())
+            if port_open("127.0.0.1", self.port, timeout=0.2):
+                return self.port
+            time.sleep(0.1)
+        self.stop()
+        raise TargetError(f"--server-cmd did not open port {self.port} within {timeout:g} s" + self._tail())
+
+
+class RunningTarget:
+    """A server that is already running (`--target ws://...`), optionally with `--pid`."""
+
+    def __init__(self, url: str, pid: int | None = None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise UsageError(f"--target must be a ws:// or wss:// URL, got {url!r}")
+        self.ws_url = url
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "wss" else 80)
+        self._pid = pid
+        self.proc = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 3.0) -> int:
+        if not port_open(self.host, self.port, timeout=min(timeout, 3.0)):
+            raise TargetError(f"server not reachable at {self.ws_url}")
+        if self._pid is not None and not psutil.pid_exists(self._pid):
+            raise UsageError(f"--pid {self._pid}: no such process")
+        return self.port
+
+    def alive(self) -> bool:
+        return self._pid is None or psutil.pid_exists(self._pid)
+
+    def stop(self) -> None:
+        """Not ours to stop."""

@@ -149,6 +149,10 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--run-dir", default="", help="where samples.jsonl goes (default reports/<time>)")
     group.add_argument("--metrics-url", default="", help="Prometheus endpoint (default: from --host)")
     group.add_argument("--resources-url", default="", help="JSON figures (default: from --host)")
+    group.add_argument("--extra-metrics-url", action="append", default=[],
+                       help="another Prometheus endpoint to sample, e.g. the fake LLM's")
+    group.add_argument("--metric", action="append", default=[],
+                       help="keep only server figures whose name matches this regex")
     group.add_argument("--server-pid", type=int, default=0, help="server process to sample")
     group.add_argument("--settle-timeout", type=float, default=10.0)
     group.add_argument("--reply-timeout", type=float, default=10.0)
@@ -161,13 +165,24 @@ def http_base(ws_url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
+def url_option(value: str, default: str) -> str | None:
+    """'' means the default derived from --host; 'none' means there is no such endpoint."""
+    if value == "none":
+        return None
+    return value or default
+
+
 def make_sampler(environment: Environment) -> Sampler:
     options = environment.parsed_options
-    base = http_base(environment.host or DEFAULT_HOST)
+    host = environment.host or DEFAULT_HOST
+    base = http_base(host)
     return Sampler(
-        metrics_url=options.metrics_url or f"{base}/metrics",
-        resources_url=options.resources_url or f"{base}/debug/resources",
+        metrics_url=url_option(options.metrics_url, f"{base}/metrics"),
+        resources_url=url_option(options.resources_url, f"{base}/debug/resources"),
+        extra_urls=list(options.extra_metrics_url),
+        patterns=list(options.metric),
         pid=options.server_pid or None,
+        server_port=urlsplit(host).port,
         settle_timeout=options.settle_timeout,
     )
 

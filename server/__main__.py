@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--audio-buffer-seconds", type=float, default=30.0,
         help="per-client mic audio cap; frames past it are refused",
     )
+    parser.add_argument(
+        "--llm-url", default=None,
+        help="OpenAI-compatible base URL (e.g. http://127.0.0.1:PORT/v1 of harness fake-llm) "
+        "for the agent's replies instead of the built-in latency model",
+    )
     parser.add_argument("--sentences", type=int, default=3, help="sentences per reply")
     parser.add_argument("--decode-ms", type=float, default=4.0, help="decode time per sentence")
     parser.add_argument("--prefill-us-per-token", type=float, default=15.0)
@@ -64,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             model=model,
             playback_timeout=args.playback_timeout,
             audio_buffer_cap=int(args.audio_buffer_seconds * SAMPLE_RATE),
+            llm_url=args.llm_url,
         ),
         log_dir=args.log_dir,
     )

@@ -13,6 +13,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from .llm import split_sentences, stream_chat
+
 SYSTEM_PROMPT = (
     "You are a friendly voice companion. Answer briefly, in short spoken sentences, "
     "and keep the conversation going. " * 8
@@ -84,9 +86,10 @@ def reply_sentences(text: str, count: int) -> list[str]:
 class Agent:
     """Streams a reply sentence by sentence and remembers the exchange."""
 
-    def __init__(self, model: LatencyModel, memory: Memory) -> None:
+    def __init__(self, model: LatencyModel, memory: Memory, llm_url: str | None = None) -> None:
         self.model = model
         self.memory = memory
+        self.llm_url = llm_url
 
     def prompt_tokens(self) -> int:
         prompt = SYSTEM_PROMPT + "\n".join(m["content"] for m in self.memory.messages)
@@ -106,16 +109,36 @@ class Agent:
     async def stream(self, text: str) -> AsyncIterator[str]:
         """Yield the reply's sentences; the exchange is stored in memory as it goes."""
         self.memory.add("user", text)
-        await self.prefill()
         said: list[str] = []
         try:
-            for sentence in reply_sentences(text, self.model.sentences):
-                await self.decode_one()
+            source = self.from_llm() if self.llm_url else self.from_model(text)
+            async for sentence in source:
                 said.append(sentence)
                 yield sentence
         finally:
             if said:
                 self.memory.add("assistant", " ".join(said))
+
+    async def from_model(self, text: str) -> AsyncIterator[str]:
+        await self.prefill()
+        for sentence in reply_sentences(text, self.model.sentences):
+            await self.decode_one()
+            yield sentence
+
+    async def from_llm(self) -> AsyncIterator[str]:
+        """The reply of a real (or fake) model: the prompt is the system prompt + memory."""
+        tokens = self.prompt_tokens()  # building the prompt is work on the loop
+        burn(self.model.prefill_seconds(tokens) * self.model.loop_cpu_fraction)
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, *self.memory.messages]
+        buffer = ""
+        assert self.llm_url is not None
+        async for delta in stream_chat(self.llm_url, messages):
+            buffer += delta
+            sentences, buffer = split_sentences(buffer)
+            for sentence in sentences:
+                yield sentence
+        if buffer.strip():
+            yield buffer.strip()
 
     async def keep_generating(self) -> None:
         """An LLM stream that never ends: what an orphaned turn does under the tasks fault."""

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .agent import Agent, LatencyModel
 from .context import ServiceContext
+from .llm import LLMError
 from .state import ChatState, cancel_and_wait
 
 logger = logging.getLogger("server.handler")
@@ -32,6 +33,7 @@ class HandlerConfig:
     playback_timeout: float = 10.0
     audio_buffer_cap: int = 30 * SAMPLE_RATE
     turns_per_second: float = 10.0
+    llm_url: str | None = None
 
 
 class TurnRateLimit:
@@ -73,7 +75,7 @@ class ClientSession:
         self.gone = False
         self.limit = TurnRateLimit(config.turns_per_second)
         self.histories: list[str] = []
-        agent = Agent(config.model, state.new_memory())
+        agent = Agent(config.model, state.new_memory(), config.llm_url)
         self.context = ServiceContext(
             self.uid,
             agent,
@@ -243,6 +245,10 @@ class ClientSession:
             await self.send({"type": "force-new-message"})
             await self.send({"type": "control", "text": "conversation-chain-end"})
         except ConnectionClosed:
+            return
+        except LLMError as exc:
+            logger.warning("turn of %s: %s", self.uid, exc)
+            await self.send({"type": "error", "message": str(exc)})
             return
         if self.gone:
             await agent.keep_generating()

@@ -1,0 +1,90 @@
+"""A small chat server written for the tests, independent of server/: what a user's own
+server looks like to the harness (no chat_* gauges, no /debug/resources).
+
+    python tiny_chat.py --port PORT [--mode clean|fdleak|memory|mute] [--llm URL]
+                        [--garbage-metrics]
+
+clean:   cleans up after every client.
+fdleak:  opens a file per client and closes it only on a clean close: every abrupt drop
+         leaks one fd.
+memory:  one conversation history shared by all clients and sent whole to the LLM.
+mute:    speaks another protocol: greets, but never ends a reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import urllib.request
+from http import HTTPStatus
+
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+
+HISTORY: list[dict[str, str]] = []
+LEAKED: list[object] = []
+
+
+def ask_llm(url: str, messages: list[dict[str, str]]) -> str:
+    body = json.dumps({"model": "tiny", "messages": messages}).encode()
+    request = urllib.request.Request(url + "/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["choices"][0]["message"]["content"]
+
+
+async def handler(ws, args) -> None:  # type: ignore[no-untyped-def]
+    handle = open(os.devnull) if args.mode == "fdleak" else None
+    history = HISTORY if args.mode == "memory" else []
+    await ws.send(json.dumps({"type": "full-text", "text": "Connection established"}))
+    await ws.send(json.dumps({"type": "set-model-and-conf", "client_uid": "x"}))
+    await ws.send(json.dumps({"type": "control", "text": "start-mic"}))
+    try:
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame.get("type") != "text-input" or args.mode == "mute":
+                continue
+            history.append({"role": "user", "content": frame["text"]})
+            if args.llm:
+                reply = await asyncio.to_thread(ask_llm, args.llm, list(history))
+            else:
+                await asyncio.sleep(0.005)
+                reply = "Hello from the tiny server."
+            history.append({"role": "assistant", "content": reply})
+            await ws.send(json.dumps({"type": "control", "text": "conversation-chain-start"}))
+            await ws.send(json.dumps({"type": "audio", "audio": None, "volumes": [],
+                                      "display_text": {"text": reply}}))
+            await ws.send(json.dumps({"type": "backend-synth-complete"}))
+            await ws.send(json.dumps({"type": "control", "text": "conversation-chain-end"}))
+    except ConnectionClosed:
+        pass
+    finally:
+        clean_close = ws.protocol.close_rcvd is not None
+        if handle is not None and not clean_close:
+            LEAKED.append(handle)
+        elif handle is not None:
+            handle.close()
+
+
+def metrics(connection, request):  # type: ignore[no-untyped-def]
+    if request.path == "/metrics":
+        return connection.respond(HTTPStatus.OK, "garbage {{{ not prometheus\n")
+    return None
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", default="clean", choices=["clean", "fdleak", "memory", "mute"])
+    parser.add_argument("--llm", default="")
+    parser.add_argument("--garbage-metrics", action="store_true")
+    args = parser.parse_args()
+    async with serve(lambda ws: handler(ws, args), "127.0.0.1", args.port,
+                     process_request=metrics if args.garbage_metrics else None):
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
