@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,43 +34,49 @@ def cli() -> None:
     """Leak-detection stress harness for WebSocket chat servers."""
 
 
+def target_options(func):  # type: ignore[no-untyped-def]
+    """The options that choose the server under test, shared by run and ui."""
+    for option in reversed([
+        click.option("--leak", "leaks", multiple=True, type=click.Choice(fault_names()),
+                     help="Enable a fault in the bundled server (repeatable)."),
+        click.option("--server-cmd", default=None,
+                     help='Start your server: "CMD ... {port}" ({llm_url} too, with --fake-llm).'),
+        click.option("--target", default=None, help="A server already running: ws://HOST:PORT/PATH."),
+        click.option("--pid", type=int, default=None, help="With --target: the server process to sample."),
+        click.option("--metrics-url", default=None, help="Prometheus endpoint of your server ({port} allowed)."),
+        click.option("--metric", "metrics", multiple=True, help="Track only figures matching this regex (repeatable)."),
+        click.option("--ws-path", default="/client-ws", show_default=True, help="With --server-cmd: the chat path."),
+        click.option("--fake-llm", is_flag=True, help="Start `harness fake-llm` too and sample its prompt sizes."),
+        click.option("--ready-timeout", default=15.0, show_default=True, help="Seconds for the server to start listening."),
+        click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS)),
+        click.option("--users", default=10, show_default=True, help="Sessions per wave (U)."),
+    ]):
+        func = option(func)
+    return func
+
+
 @cli.command()
 @click.option("--cycles", default=50, show_default=True, help="Waves of open-and-close.")
-@click.option("--users", default=10, show_default=True, help="Sessions per wave (U).")
-@click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS))
+@target_options
 @click.option("--warmup", type=int, default=None, help="Cycles left out of the verdicts [default: a tenth, 1..5].")
-@click.option("--leak", "leaks", multiple=True, type=click.Choice(fault_names()),
-              help="Enable a fault in the bundled server (repeatable).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory [default: reports/<timestamp>].")
 @click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="A summary.json to gate against.")
 @click.option("--settle-timeout", default=10.0, show_default=True, help="Seconds to wait for the server to report no clients.")
 @click.option("--reply-timeout", default=10.0, show_default=True, help="Seconds a reply may take before the session fails.")
 @click.option("--stop-early", is_flag=True, help="Stop as soon as a failing verdict can no longer change.")
-@click.option("--server-cmd", default=None, help='Start your server: "CMD ... {port}" ({llm_url} too, with --fake-llm).')
-@click.option("--target", default=None, help="A server already running: ws://HOST:PORT/PATH.")
-@click.option("--pid", type=int, default=None, help="With --target: the server process to sample.")
-@click.option("--metrics-url", default=None, help="Prometheus endpoint of your server ({port} allowed).")
-@click.option("--metric", "metrics", multiple=True, help="Track only figures matching this regex (repeatable).")
-@click.option("--ws-path", default="/client-ws", show_default=True, help="With --server-cmd: the chat path.")
-@click.option("--fake-llm", is_flag=True, help="Start `harness fake-llm` too and sample its prompt sizes.")
-@click.option("--ready-timeout", default=15.0, show_default=True, help="Seconds for the server to start listening.")
-def run(cycles: int, users: int, scenario: str, warmup: int | None, leaks: tuple[str, ...],
-        out: Path | None, baseline: Path | None, settle_timeout: float, reply_timeout: float,
-        stop_early: bool, server_cmd: str | None, target: str | None, pid: int | None,
-        metrics_url: str | None, metrics: tuple[str, ...], ws_path: str, fake_llm: bool,
-        ready_timeout: float) -> None:
+@click.option("--workers", default=0, show_default=True, help="Run on a Locust master with N local workers.")
+def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None,
+        settle_timeout: float, reply_timeout: float, stop_early: bool, workers: int,
+        **target: Any) -> None:
     """Churn clients in waves against a server and judge leaks and latency.
 
     With no --server-cmd or --target, the bundled server is started and stopped."""
     from .runner import run as run_job
 
-    options = RunOptions(cycles=cycles, users=users, scenario=scenario, warmup=warmup,
-                         leaks=leaks, baseline=baseline, settle_timeout=settle_timeout,
-                         reply_timeout=reply_timeout, stop_early=stop_early,
-                         server_cmd=server_cmd, target=target, pid=pid, metrics_url=metrics_url,
-                         metrics=metrics, ws_path=ws_path, fake_llm=fake_llm,
-                         ready_timeout=ready_timeout)
+    options = RunOptions(cycles=cycles, warmup=warmup, baseline=baseline,
+                         settle_timeout=settle_timeout, reply_timeout=reply_timeout,
+                         stop_early=stop_early, workers=workers, **target)
     if out is not None:
         options.out = out
     judgement = run_job(options, echo, Config(warmup=warmup))
@@ -80,6 +87,39 @@ def conclude(judgement) -> None:  # type: ignore[no-untyped-def]
     click.echo(headline(judgement))
     click.echo(f"reports: {judgement.run.path}/summary.md")
     sys.exit(judgement.exit_code)
+
+
+@cli.command()
+@target_options
+@click.option("--cycles", default=0, show_default=True, help="Cycles per test; 0 cycles until stopped.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory of the first test [default: reports/ui-<timestamp>].")
+@click.option("--web-port", default=8089, show_default=True)
+def ui(cycles: int, out: Path | None, web_port: int, **target: Any) -> None:
+    """Locust's web UI with the cycle driver and a live Leaks tab."""
+    from .config import default_out
+    from .ui import serve_ui
+
+    options = RunOptions(cycles=cycles, **target)
+    options.out = out or default_out().with_name("ui-" + default_out().name)
+    options.validate_target()
+    sys.exit(serve_ui(options, echo, web_port))
+
+
+@cli.command()
+@click.option("--master-host", required=True, help="Where `harness run --workers` or `locust --master` runs.")
+@click.option("--master-port", default=5557, show_default=True)
+@click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS))
+def worker(master_host: str, master_port: int, scenario: str) -> None:
+    """A Locust worker for a master on another machine."""
+    import subprocess
+
+    from .runner import worker_command
+
+    argv = worker_command(scenario, master_host, master_port, None)
+    try:
+        sys.exit(subprocess.call(argv))
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 @cli.command()

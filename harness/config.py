@@ -49,21 +49,32 @@ class RunOptions:
     ws_path: str = "/client-ws"
     fake_llm: bool = False
     ready_timeout: float = 15.0
+    workers: int = 0
 
     @property
     def bundled(self) -> bool:
         return self.server_cmd is None and self.target is None
 
     def validate(self) -> None:
-        scenario_file(self.scenario)
+        self.validate_target()
         if self.cycles < 1:
             raise UsageError("--cycles must be at least 1")
+        if self.baseline is not None and not self.baseline.exists():
+            raise UsageError(f"baseline {self.baseline} does not exist")
+        if self.out.exists() and any(self.out.iterdir()):
+            raise UsageError(f"{self.out} already holds a run; choose another --out")
+
+    def validate_target(self) -> None:
+        """What `run` and `ui` both check."""
+        scenario_file(self.scenario)
+        if self.cycles < 0:
+            raise UsageError("--cycles must be at least 1 (0: until stopped, in the UI)")
+        if self.workers < 0:
+            raise UsageError("--workers must be 0 (one process) or more")
         if self.users < 1:
             raise UsageError("--users must be at least 1")
         if self.warmup is not None and not 0 <= self.warmup < self.cycles:
             raise UsageError("--warmup must be between 0 and cycles - 1")
-        if self.baseline is not None and not self.baseline.exists():
-            raise UsageError(f"baseline {self.baseline} does not exist")
         if self.server_cmd and self.target:
             raise UsageError("give either --server-cmd or --target, not both")
         if self.leaks and not self.bundled:
@@ -75,8 +86,6 @@ class RunOptions:
                 re.compile(pattern)
             except re.error as exc:
                 raise UsageError(f"--metric {pattern!r} is not a regular expression: {exc}") from None
-        if self.out.exists() and any(self.out.iterdir()):
-            raise UsageError(f"{self.out} already holds a run; choose another --out")
 
     def to_meta(self) -> dict[str, Any]:
         data = asdict(self)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .client import ChatClient, SessionError
-from .errors import TargetError
+from .errors import TargetError, WorkerLost
 from .sampler import Sampler
 
 logger = logging.getLogger("harness.driver")
@@ -206,6 +206,8 @@ class CycleDriver:
             return self.status("stopped", f"stopped during cycle {cycle}")
         except TargetError as exc:
             return self.status("server-died", f"cycle {cycle}: {exc}")
+        except WorkerLost as exc:
+            return self.status("worker-died", str(exc))
         return self.status("finished", f"{self.done} cycles")
 
     def status(self, state: str, message: str) -> dict[str, Any]:

@@ -22,3 +22,9 @@ class TargetError(HarnessError):
     """The server under test could not be started, reached or kept alive."""
 
     exit_code = EXIT_INCONCLUSIVE
+
+
+class WorkerLost(HarnessError):
+    """A Locust worker stopped answering in the middle of a distributed run."""
+
+    exit_code = EXIT_INCONCLUSIVE

@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from .driver import SAMPLES_FILE, STATUS_FILE, progress_line, write_status
 from .errors import TargetError
 from .report import Judgement, judge, write_reports
 from .rundir import META_FILE, load_run
-from .target import CommandServer, RunningTarget, ServerProcess
+from .target import CommandServer, RunningTarget, ServerProcess, free_port
 
 Target = ServerProcess | RunningTarget
 
@@ -167,49 +168,84 @@ def follow(
     return None
 
 
-def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgement:
-    """Run the whole job against the bundled server and write the reports."""
-    options.validate()
-    out = options.out
-    out.mkdir(parents=True, exist_ok=True)
-    meta = options.to_meta() | {"target": options.target or options.server_cmd or "bundled"}
-    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    fake: ServerProcess | None = None
-    server: Target | None = None
-    locust: LocustProcess | None = None
-    cut_short: str | None = None
+@contextmanager
+def target_up(options: RunOptions, echo: Echo) -> Iterator[tuple[Target, list[str]]]:
+    """The server under test (and the fake LLM, if asked), stopped on the way out."""
+    started: list[ServerProcess | RunningTarget] = []
     try:
         extra_metrics: list[str] = []
         llm_url = ""
         if options.fake_llm:
-            fake = ServerProcess([sys.executable, "-m", "harness.fakellm", "--port", "0"], out / "fake-llm.log")
+            fake = ServerProcess([sys.executable, "-m", "harness.fakellm", "--port", "0"],
+                                 options.out / "fake-llm.log")
+            started.append(fake)
             fake.start()
             llm_url = f"{fake.http_url}/v1"
             extra_metrics.append(f"{fake.http_url}/metrics")
             echo(f"fake LLM on {llm_url}")
         server = make_target(options, llm_url)
+        started.append(server)
         server.start(timeout=options.ready_timeout)
         echo(describe(options, server))
-        echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions -> {out}")
-        locust = LocustProcess(locust_command(options, server, extra_metrics), out / "locust.out")
-        early = EarlyStop(options.cycles, config) if options.stop_early else None
-        cut_short = follow(options, locust, server, echo, early)
-        if early is not None and early.decided is not None:
-            decided = early.decided.cycle
-            echo(f"verdict decided at cycle {decided}: stopping early")
-            locust.stop()
-            write_status(out, {"state": "decided", "message": f"decided at cycle {decided}",
-                               "decided_at": decided, "cycles_asked": options.cycles})
+        yield server, extra_metrics
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def start_locust(options: RunOptions, server: Target, extra_metrics: list[str]) -> list[LocustProcess]:
+    """The Locust process, or a master and its local workers with --workers N."""
+    argv = locust_command(options, server, extra_metrics)
+    out = options.out
+    if not options.workers:
+        return [LocustProcess(argv, out / "locust.out")]
+    port = free_port()
+    master = argv + ["--master", "--expect-workers", str(options.workers),
+                     "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+    processes = [LocustProcess(master, out / "locust.out")]
+    for i in range(1, options.workers + 1):
+        processes.append(LocustProcess(worker_command(options.scenario, "127.0.0.1", port,
+                                                      out / f"worker-{i}.log"), out / f"worker-{i}.out"))
+    return processes
+
+
+def worker_command(scenario: str, master_host: str, master_port: int, logfile: Path | None) -> list[str]:
+    argv = [sys.executable, "-m", "locust", "-f", str(scenario_file(scenario)), "--worker",
+            "--master-host", master_host, "--master-port", str(master_port)]
+    if logfile is not None:
+        argv += ["--logfile", str(logfile)]
+    return argv
+
+
+def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgement:
+    """Run the whole job against the target and write the reports."""
+    options.validate()
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    meta = options.to_meta() | {"target": options.target or options.server_cmd or "bundled"}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    cut_short: str | None = None
+    try:
+        with target_up(options, echo) as (server, extra_metrics):
+            workers = f" on {options.workers} Locust workers" if options.workers else ""
+            echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {out}")
+            locusts: list[LocustProcess] = []
+            try:
+                locusts = start_locust(options, server, extra_metrics)
+                early = EarlyStop(options.cycles, config) if options.stop_early else None
+                cut_short = follow(options, locusts[0], server, echo, early)
+                if early is not None and early.decided is not None:
+                    decided = early.decided.cycle
+                    echo(f"verdict decided at cycle {decided}: stopping early")
+                    locusts[0].stop()
+                    write_status(out, {"state": "decided", "message": f"decided at cycle {decided}",
+                                       "decided_at": decided, "cycles_asked": options.cycles})
+            finally:
+                for process in locusts:
+                    process.stop()
     except KeyboardInterrupt:
         cut_short = "interrupted (Ctrl-C)"
         echo("interrupted: stopping Locust and the server, keeping what was sampled")
-    finally:
-        if locust is not None:
-            locust.stop()
-        if server is not None:
-            server.stop()
-        if fake is not None:
-            fake.stop()
     if cut_short and not (out / STATUS_FILE).exists():
         write_status(out, {"state": "aborted", "message": cut_short})
     return finish(out, echo, config, options.baseline)

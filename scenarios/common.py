@@ -20,9 +20,10 @@ import gevent.event
 import gevent.queue
 from locust import User, constant, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from harness.client import ChatClient, SessionError
+from harness.errors import WorkerLost
 from harness.driver import (
     CycleDriver,
     SampleLog,
@@ -32,6 +33,8 @@ from harness.driver import (
     write_status,
 )
 from harness.sampler import Sampler
+from harness.webui import LeaksBoard
+from harness.webui import install as install_leaks_tab
 from scenarios.behaviours import behaviour_for
 
 logger = logging.getLogger("harness.locust")
@@ -188,10 +191,85 @@ def make_sampler(environment: Environment) -> Sampler:
 
 
 def run_dir_for(environment: Environment) -> Path:
+    """The run directory; a test started again from the UI gets a fresh one."""
     chosen = environment.parsed_options.run_dir
-    if chosen:
-        return Path(chosen)
-    return Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(chosen) if chosen else Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while (path / "samples.jsonl").exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """Split `total` sessions over `parts` workers as evenly as possible."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+class MasterWaves:
+    """On the master: each wave is split over the workers, who report back when done."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.cycle = 0
+        self.expected: set[str] = set()
+        self.results: dict[str, WaveResult] = {}
+        self.done = gevent.event.Event()
+
+    def on_done(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if msg.data.get("cycle") != self.cycle:
+            return
+        self.results[msg.node_id] = WaveResult.from_dict(msg.data["result"])
+        if self.expected <= set(self.results):
+            self.done.set()
+
+    def run_wave(self, cycle: int, users: int) -> WaveResult:
+        runner = self.environment.runner
+        assert isinstance(runner, MasterRunner)
+        timeout = self.environment.parsed_options.wave_timeout
+        workers = [w.id for w in runner.clients.values() if w.state != STATE_MISSING]
+        if not workers:
+            raise WorkerLost(f"cycle {cycle}: no worker is connected")
+        self.cycle, self.results, self.expected = cycle, {}, set(workers)
+        self.done.clear()
+        first = 0
+        for worker, count in zip(workers, shares(users, len(workers))):
+            runner.send_message("harness-wave", {"cycle": cycle, "first": first, "count": count,
+                                                 "timeout": timeout}, client_id=worker)
+            first += count
+        deadline = time.monotonic() + timeout + 30
+        while not self.done.wait(0.5):
+            for worker in self.expected - set(self.results):
+                node = runner.clients.get(worker)
+                if node is None or node.state == STATE_MISSING:
+                    raise WorkerLost(f"cycle {cycle}: worker {worker} stopped answering")
+            if time.monotonic() > deadline:
+                late = ", ".join(sorted(self.expected - set(self.results)))
+                raise WorkerLost(f"cycle {cycle}: worker(s) {late} did not finish the wave")
+        total = WaveResult()
+        for result in self.results.values():
+            total.merge(result)
+        return total
+
+
+def worker_wave(environment: Environment, msg: Any, **_: Any) -> None:
+    """On a worker: run this worker's share of the wave, then report to the master."""
+    data = msg.data
+
+    def go() -> None:
+        WAVE.start(data["first"], data["count"])
+        result = WAVE.collect(data["timeout"])
+        logger.info("cycle %s: ran %d of %d sessions (%d failed)", data["cycle"],
+                    result.completed, data["count"], result.failed)
+        assert environment.runner is not None
+        environment.runner.send_message(
+            "harness-wave-done", {"cycle": data["cycle"], "result": result.to_dict()}
+        )
+
+    gevent.spawn(go)
+
+
+MASTER_WAVES: list[MasterWaves] = []
 
 
 class DriverGreenlet:
@@ -225,17 +303,23 @@ class DriverGreenlet:
             "target": environment.host, "users": users, "cycles": cycles,
             "scenario": scenario_name(environment), "started": time.time(),
         })
+        distributed = isinstance(environment.runner, MasterRunner)
         driver = CycleDriver(
             cycles=cycles,
             users=users,
-            run_wave=self.local_wave,
+            run_wave=MASTER_WAVES[0].run_wave if distributed else self.local_wave,
             sampler=make_sampler(environment),
             probe=lambda: run_probe(environment.host or DEFAULT_HOST, options.reply_timeout),
             log=log,
             on_cycle=lambda line: logger.info(progress_line(line, cycles)),
             stop_requested=lambda: self.stopping,
         )
-        status = driver.run()
+        try:
+            status = driver.run()
+        except Exception as exc:  # noqa: BLE001 - the run must end with a status, never hang
+            logger.exception("cycle driver failed")
+            status = {"state": "error", "message": f"cycle driver failed: {exc!r}",
+                      "cycles_done": driver.done, "cycles_asked": cycles}
         write_status(self.run_dir, status)
         if not self.stopping and environment.runner is not None:
             if options.headless:
@@ -246,6 +330,8 @@ class DriverGreenlet:
     def stop(self) -> None:
         self.stopping = True
         WAVE.abort()
+        for waves in MASTER_WAVES:
+            waves.done.set()
 
 
 def scenario_name(environment: Environment) -> str:
@@ -262,17 +348,33 @@ def write_meta(run_dir: Path, fields: dict[str, Any]) -> None:
 
 
 DRIVERS: list[DriverGreenlet] = []
+LAST_RUN_DIR: list[Path] = []
+
+
+def current_run_dir() -> Path | None:
+    return LAST_RUN_DIR[-1] if LAST_RUN_DIR else None
+
+
+@events.init.add_listener
+def on_init(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message("harness-wave", worker_wave)
+    elif isinstance(runner, MasterRunner):
+        waves = MasterWaves(environment)
+        MASTER_WAVES[:] = [waves]
+        runner.register_message("harness-wave-done", waves.on_done)
+    if environment.web_ui is not None:
+        install_leaks_tab(environment.web_ui, LeaksBoard(current_run_dir))
 
 
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
-    if isinstance(environment.runner, MasterRunner):
-        logger.error("master/worker runs are not wired to the cycle driver yet")
-        return
     driver = DriverGreenlet(environment)
     DRIVERS.append(driver)
+    LAST_RUN_DIR.append(driver.run_dir)
     driver.start()
 
 
