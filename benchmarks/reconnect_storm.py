@@ -54,7 +54,7 @@ def harness_storm(users: int, cycles: int, workdir: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="plain client run time")
-    parser.add_argument("--concurrency", type=int, default=10, help="plain client tasks")
+    parser.add_argument("--concurrency", type=int, default=50, help="plain client tasks")
     parser.add_argument("--users", type=int, default=200, help="harness sessions per wave")
     parser.add_argument("--cycles", type=int, default=5)
     args = parser.parse_args()

@@ -25,6 +25,9 @@ logger = logging.getLogger("server")
 
 WS_PATH = "/client-ws"
 MAX_FRAME_BYTES = 1 << 20
+# asyncio's default of 100 overflows when hundreds of clients connect at once, and every
+# dropped SYN costs its client a 1 s retransmit (Uvicorn uses 2048).
+LISTEN_BACKLOG = 1024
 
 
 @dataclass
@@ -95,6 +98,7 @@ class ChatServer:
                 self.config.port,
                 process_request=self.process_request,
                 max_size=self.config.max_frame_bytes,
+                backlog=LISTEN_BACKLOG,
             ) as server:
                 self.port = next(iter(server.sockets)).getsockname()[1]
                 logger.info(
