@@ -56,6 +56,13 @@ LATENCY_SERIES = (
     ("wave.first-token.p95", ("latency", "first-token", "p95")),
 )
 PROCESS_LEVELS = ("open_fds", "threads", "close_wait")
+# Figures the chat page reports (--scenario page) and the most each may be.
+PAGE_BOUNDS = {
+    "subscriptions_message": 1.0,
+    "subscriptions_state": 1.0,
+    "sockets_open_per_tab": 1.0,
+    "handled_per_received": 1.0,
+}
 
 
 @dataclass
@@ -227,6 +234,19 @@ def residue_rule(name: str, y: np.ndarray, per_session: float, config: Config) -
     return result
 
 
+def bound_rule(name: str, y: np.ndarray, bound: float, config: Config) -> MetricResult:
+    """A figure that must stay at or below `bound`: above it in each of the last cycles
+    is a leak (the page's subscriptions, sockets per tab, handled per received)."""
+    result = MetricResult(name, "bound")
+    result.first_median, result.last_median = float(y[0]), float(y[-1])
+    tail = y[-config.residue_cycles :]
+    if np.all(tail > bound + 1e-9):
+        result.verdict = LEAK
+        result.practical = True
+        result.reason = f"{name} is {tail[-1]:g} in the last {len(tail)} cycles (must stay at most {bound:g})"
+    return result
+
+
 def growth_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
     result = MetricResult(name, "growth")
     slope, low, high = theil_sen(y)
@@ -355,6 +375,10 @@ def analyze(
         y = clean(series(post, ("process", name)))
         if len(y) >= 2:
             metrics[f"process.{name}"] = growth_rule(f"process.{name}", y, per_session, config)
+    for name, bound in PAGE_BOUNDS.items():
+        y = clean(series(post, ("page", name)))
+        if len(y):
+            metrics[f"page.{name}"] = bound_rule(f"page.{name}", y, bound, config)
     rss = clean(series(post, ("process", "rss_bytes")))
     if len(rss) < 3:
         rss = clean(series(post, ("server", "process_resident_memory_bytes")))
@@ -425,7 +449,10 @@ def overall(analysis: Analysis, status: dict[str, Any] | None) -> str:
     kinds = {m.verdict for m in analysis.metrics.values()}
     if analysis.reasons:
         # Hard evidence of a leak stands even in a run that ended early; nothing else does.
-        hard = any(m.verdict == LEAK and m.kind in ("residue", "growth") for m in analysis.metrics.values())
+        hard = any(
+            m.verdict == LEAK and m.kind in ("residue", "growth", "bound")
+            for m in analysis.metrics.values()
+        )
         return LEAK if hard else INCONCLUSIVE
     if LEAK in kinds:
         return LEAK
@@ -450,4 +477,6 @@ def available_signals(lines: list[dict[str, Any]]) -> list[str]:
         signals.append("probe latency")
     if any(line.get("latency", {}).get("reply") for line in lines):
         signals.append("wave latency")
+    if any(line.get("page") for line in lines):
+        signals.append("page figures")
     return signals

@@ -66,9 +66,11 @@ def target_options(func):  # type: ignore[no-untyped-def]
 @click.option("--reply-timeout", default=10.0, show_default=True, help="Seconds a reply may take before the session fails.")
 @click.option("--stop-early", is_flag=True, help="Stop as soon as a failing verdict can no longer change.")
 @click.option("--workers", default=0, show_default=True, help="Run on a Locust master with N local workers.")
+@click.option("--page-leak", default="", type=click.Choice(["", "subscriptions", "connections"]),
+              help="With --scenario page: the page's pre-fix behaviour (?leak=...).")
 def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None,
         settle_timeout: float, reply_timeout: float, stop_early: bool, workers: int,
-        **target: Any) -> None:
+        page_leak: str, **target: Any) -> None:
     """Churn clients in waves against a server and judge leaks and latency.
 
     With no --server-cmd or --target, the bundled server is started and stopped."""
@@ -76,7 +78,7 @@ def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None
 
     options = RunOptions(cycles=cycles, warmup=warmup, baseline=baseline,
                          settle_timeout=settle_timeout, reply_timeout=reply_timeout,
-                         stop_early=stop_early, workers=workers, **target)
+                         stop_early=stop_early, workers=workers, page_leak=page_leak, **target)
     if out is not None:
         options.out = out
     judgement = run_job(options, echo, Config(warmup=warmup))

@@ -13,14 +13,15 @@ import scenarios
 from .errors import UsageError
 
 SCENARIO_DIR = Path(scenarios.__file__).parent
+PAGE = "page"  # the chat page in a real browser (harness/page.py), not a Locust file
 SCENARIOS = (
     "mixed", "clean_close", "abrupt_drop", "midreply_close", "audio_drop",
-    "interrupt_close", "reconnect_storm", "page_session",
+    "interrupt_close", "reconnect_storm", "page_session", PAGE,
 )
 
 
 def scenario_file(name: str) -> Path:
-    if name not in SCENARIOS:
+    if name not in SCENARIOS or name == PAGE:
         raise UsageError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
     return SCENARIO_DIR / f"{name}.py"
 
@@ -50,6 +51,7 @@ class RunOptions:
     fake_llm: bool = False
     ready_timeout: float = 15.0
     workers: int = 0
+    page_leak: str = ""
 
     @property
     def bundled(self) -> bool:
@@ -66,7 +68,15 @@ class RunOptions:
 
     def validate_target(self) -> None:
         """What `run` and `ui` both check."""
-        scenario_file(self.scenario)
+        if self.scenario == PAGE:
+            if not self.bundled:
+                raise UsageError("--scenario page drives the bundled server's chat page")
+            if self.workers:
+                raise UsageError("--scenario page runs in one browser; --workers does not apply")
+        else:
+            scenario_file(self.scenario)
+            if self.page_leak:
+                raise UsageError("--page-leak goes with --scenario page")
         if self.cycles < 0:
             raise UsageError("--cycles must be at least 1 (0: until stopped, in the UI)")
         if self.workers < 0:

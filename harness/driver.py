@@ -36,6 +36,7 @@ class WaveResult:
     failed: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     steps: dict[str, list[float]] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)  # client-side figures (the page's)
 
     def merge(self, other: WaveResult) -> None:
         self.attempted += other.attempted
@@ -188,6 +189,7 @@ class CycleDriver:
             "quiesce": {"ok": quiet, "waited_s": round(waited, 3)},
             "probe": probe,
             **sample,
+            **({"page": wave.figures} if wave.figures else {}),
         }
 
     def run(self) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def overall_of(verdicts: dict[str, str]) -> str:
 
 
 def resources_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path) -> None:
-    metrics = [m for m in analysis.metrics.values() if m.kind in ("residue", "growth", "idle_cpu")]
+    metrics = [m for m in analysis.metrics.values() if m.kind in ("residue", "growth", "idle_cpu", "bound")]
     x = cycles_of(lines)
     metrics_paths = [(m, metric_path(m.name), m.name) for m in metrics]
     cols = 4
@@ -110,8 +110,9 @@ def resources_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path
 
 
 def metric_path(name: str) -> tuple[str, ...]:
-    if name.startswith("process."):
-        return ("process", name.removeprefix("process."))
+    for section in ("process", "page"):
+        if name.startswith(section + "."):
+            return (section, name.removeprefix(section + "."))
     return ("server", name)
 
 

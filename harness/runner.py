@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import Config
-from .config import RunOptions, scenario_file
+from .config import PAGE, RunOptions, scenario_file
 from .early import EarlyStop
-from .driver import SAMPLES_FILE, STATUS_FILE, progress_line, write_status
+from .driver import SAMPLES_FILE, STATUS_FILE, CycleDriver, SampleLog, progress_line, write_status
+from .page import PageSessions
+from .sampler import http_base, sampler_for
 from .errors import TargetError
 from .report import Judgement, judge, write_reports
 from .rundir import META_FILE, load_run
@@ -51,16 +53,23 @@ def locust_command(options: RunOptions, target: Target, extra_metrics: list[str]
     ]
     if target.pid:
         argv += ["--server-pid", str(target.pid)]
-    if options.bundled:
-        pass  # /metrics and /debug/resources are derived from --host
-    else:
-        metrics = (options.metrics_url or "none").replace("{port}", str(target.port))
-        argv += ["--metrics-url", metrics, "--resources-url", "none"]
+    for name, value in endpoints(options, target).items():
+        if value:
+            argv += [f"--{name.replace('_', '-')}", value]
     for url in extra_metrics:
         argv += ["--extra-metrics-url", url]
     for pattern in options.metrics:
         argv += ["--metric", pattern]
     return argv
+
+
+def endpoints(options: RunOptions, target: Target) -> dict[str, str]:
+    """Where the server's figures are: '' derives them from the chat URL (the bundled
+    server's /metrics and /debug/resources), 'none' means the server has none."""
+    if options.bundled:
+        return {"metrics_url": "", "resources_url": ""}
+    metrics = (options.metrics_url or "none").replace("{port}", str(target.port))
+    return {"metrics_url": metrics, "resources_url": "none"}
 
 
 def make_target(options: RunOptions, llm_url: str) -> Target:
@@ -131,6 +140,12 @@ class Follower:
         return lines
 
 
+def report_line(line: dict[str, Any], cycles: int, echo: Echo) -> None:
+    echo(progress_line(line, cycles))
+    for warning in line.get("warnings", []):
+        echo(f"warning: {warning}")
+
+
 def follow(
     options: RunOptions,
     locust: LocustProcess,
@@ -144,9 +159,7 @@ def follow(
     finished_at: float | None = None
     while locust.running():
         for line in follower.new_lines():
-            echo(progress_line(line, options.cycles))
-            for warning in line.get("warnings", []):
-                echo(f"warning: {warning}")
+            report_line(line, options.cycles, echo)
             if early is not None and early.add(line):
                 return None
         if not server.alive():
@@ -162,7 +175,7 @@ def follow(
             return f"no cycle finished in {STALL_TIMEOUT:g} s"
         time.sleep(0.1)
     for line in follower.new_lines():
-        echo(progress_line(line, options.cycles))
+        report_line(line, options.cycles, echo)
     if not status_path.exists():
         return f"Locust exited with code {locust.proc.returncode} before the run finished (see locust.log)"
     return None
@@ -217,6 +230,44 @@ def worker_command(scenario: str, master_host: str, master_port: int, logfile: P
     return argv
 
 
+def run_locust(
+    options: RunOptions, server: Target, extra_metrics: list[str], echo: Echo, early: EarlyStop | None
+) -> str | None:
+    """The cycles in Locust (one process, or master and workers); why they were cut short."""
+    locusts: list[LocustProcess] = []
+    try:
+        locusts = start_locust(options, server, extra_metrics)
+        cut_short = follow(options, locusts[0], server, echo, early)
+        if early is not None and early.decided is not None:
+            locusts[0].stop()
+        return cut_short
+    finally:
+        for process in locusts:
+            process.stop()
+
+
+def run_pages(
+    options: RunOptions, server: Target, extra_metrics: list[str], echo: Echo, early: EarlyStop | None
+) -> None:
+    """The cycles in a headless Chromium, driven from this process (no Locust)."""
+    sampler = sampler_for(server.ws_url, **endpoints(options, server), extra_urls=extra_metrics,
+                          patterns=list(options.metrics), pid=server.pid,
+                          settle_timeout=options.settle_timeout)
+
+    def on_cycle(line: dict[str, Any]) -> None:
+        report_line(line, options.cycles, echo)
+        if early is not None:
+            early.add(line)
+
+    with PageSessions(http_base(server.ws_url), options.page_leak, options.reply_timeout) as pages:
+        driver = CycleDriver(
+            cycles=options.cycles, users=options.users, run_wave=pages.run_wave, sampler=sampler,
+            probe=pages.probe, log=SampleLog(options.out), on_cycle=on_cycle,
+            stop_requested=lambda: early is not None and early.decided is not None,
+        )
+        write_status(options.out, driver.run())
+
+
 def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgement:
     """Run the whole job against the target and write the reports."""
     options.validate()
@@ -229,20 +280,16 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
         with target_up(options, echo) as (server, extra_metrics):
             workers = f" on {options.workers} Locust workers" if options.workers else ""
             echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {out}")
-            locusts: list[LocustProcess] = []
-            try:
-                locusts = start_locust(options, server, extra_metrics)
-                early = EarlyStop(options.cycles, config) if options.stop_early else None
-                cut_short = follow(options, locusts[0], server, echo, early)
-                if early is not None and early.decided is not None:
-                    decided = early.decided.cycle
-                    echo(f"verdict decided at cycle {decided}: stopping early")
-                    locusts[0].stop()
-                    write_status(out, {"state": "decided", "message": f"decided at cycle {decided}",
-                                       "decided_at": decided, "cycles_asked": options.cycles})
-            finally:
-                for process in locusts:
-                    process.stop()
+            early = EarlyStop(options.cycles, config) if options.stop_early else None
+            if options.scenario == PAGE:
+                run_pages(options, server, extra_metrics, echo, early)
+            else:
+                cut_short = run_locust(options, server, extra_metrics, echo, early)
+            if early is not None and early.decided is not None:
+                decided = early.decided.cycle
+                echo(f"verdict decided at cycle {decided}: stopped early")
+                write_status(out, {"state": "decided", "message": f"decided at cycle {decided}",
+                                   "decided_at": decided, "cycles_asked": options.cycles})
     except KeyboardInterrupt:
         cut_short = "interrupted (Ctrl-C)"
         echo("interrupted: stopping Locust and the server, keeping what was sampled")

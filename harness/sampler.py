@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
@@ -203,3 +204,39 @@ def parse_json(text: str) -> dict[str, float]:
         for k, v in document.items()
         if isinstance(v, (int, float)) and not isinstance(v, bool)
     }
+
+
+def http_base(ws_url: str) -> str:
+    parts = urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}"
+
+
+def url_option(value: str, default: str) -> str | None:
+    """'' means the default derived from the chat URL; 'none' means no such endpoint."""
+    if value == "none":
+        return None
+    return value or default
+
+
+def sampler_for(
+    ws_url: str,
+    metrics_url: str = "",
+    resources_url: str = "",
+    extra_urls: list[str] | None = None,
+    patterns: list[str] | None = None,
+    pid: int | None = None,
+    settle_timeout: float = 10.0,
+) -> Sampler:
+    """The sampler of a chat server at `ws_url`; endpoints default to /metrics and
+    /debug/resources on the same host and port."""
+    base = http_base(ws_url)
+    return Sampler(
+        metrics_url=url_option(metrics_url, f"{base}/metrics"),
+        resources_url=url_option(resources_url, f"{base}/debug/resources"),
+        extra_urls=extra_urls,
+        patterns=patterns,
+        pid=pid,
+        server_port=urlsplit(ws_url).port,
+        settle_timeout=settle_timeout,
+    )

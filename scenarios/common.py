@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
@@ -32,7 +31,7 @@ from harness.driver import (
     run_probe,
     write_status,
 )
-from harness.sampler import Sampler
+from harness.sampler import Sampler, sampler_for
 from harness.webui import LeaksBoard
 from harness.webui import install as install_leaks_tab
 from scenarios.behaviours import behaviour_for
@@ -162,30 +161,15 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--wave-timeout", type=float, default=120.0)
 
 
-def http_base(ws_url: str) -> str:
-    parts = urlsplit(ws_url)
-    scheme = "https" if parts.scheme == "wss" else "http"
-    return f"{scheme}://{parts.netloc}"
-
-
-def url_option(value: str, default: str) -> str | None:
-    """'' means the default derived from --host; 'none' means there is no such endpoint."""
-    if value == "none":
-        return None
-    return value or default
-
-
 def make_sampler(environment: Environment) -> Sampler:
     options = environment.parsed_options
-    host = environment.host or DEFAULT_HOST
-    base = http_base(host)
-    return Sampler(
-        metrics_url=url_option(options.metrics_url, f"{base}/metrics"),
-        resources_url=url_option(options.resources_url, f"{base}/debug/resources"),
+    return sampler_for(
+        environment.host or DEFAULT_HOST,
+        metrics_url=options.metrics_url,
+        resources_url=options.resources_url,
         extra_urls=list(options.extra_metrics_url),
         patterns=list(options.metric),
         pid=options.server_pid or None,
-        server_port=urlsplit(host).port,
         settle_timeout=options.settle_timeout,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import mimetypes
 import shutil
 import signal
 import sys
@@ -24,6 +25,7 @@ from .state import ChatState
 logger = logging.getLogger("server")
 
 WS_PATH = "/client-ws"
+WEB_DIR = Path(__file__).parent / "web"
 MAX_FRAME_BYTES = 1 << 20
 # asyncio's default of 100 overflows when hundreds of clients connect at once, and every
 # dropped SYN costs its client a 1 s retransmit (Uvicorn uses 2048).
@@ -70,6 +72,8 @@ class ChatServer:
                     HTTPStatus.FORBIDDEN, f"Origin {origin} is not allowed\n", "text/plain"
                 )
             return None
+        if path == "/" or path.startswith("/assets/"):
+            return self.static(path)
         if path == "/health":
             return http_response(HTTPStatus.OK, "ok\n", "text/plain")
         if path == "/metrics":
@@ -80,6 +84,16 @@ class ChatServer:
             body = json.dumps(debug_resources(self.state), indent=1)
             return http_response(HTTPStatus.OK, body, "application/json")
         return http_response(HTTPStatus.NOT_FOUND, f"no route {path}\n", "text/plain")
+
+    def static(self, path: str) -> Response:
+        """The chat page (built from web/ with Vite; no Node needed at run time)."""
+        name = "index.html" if path == "/" else path.lstrip("/")
+        file = (WEB_DIR / name).resolve()
+        if WEB_DIR.resolve() not in file.parents or not file.is_file():
+            return http_response(HTTPStatus.NOT_FOUND, f"no file {path}\n", "text/plain")
+        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        headers = Headers([("Content-Type", kind), ("Cache-Control", "no-store")])
+        return Response(HTTPStatus.OK.value, "OK", headers, file.read_bytes())
 
     async def handler(self, ws: ServerConnection) -> None:
         await ClientSession(ws, self.state, self.config.handler).run()
