@@ -1,0 +1,91 @@
+"""--scenario page: the chat page in a real headless Chromium, fixed and with each leak."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.errors import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from harness.page import PageSessions
+from harness.rundir import load_run
+from harness.target import ServerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def needs_chromium() -> None:
+    if shutil.which("chromium") is None:
+        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+
+def test_fixed_page_passes_twenty_cycles(tmp_path: Path) -> None:
+    """20 cycles of 4 tabs: subscriptions stay 1, one socket per tab, each message handled
+    once; the run passes and the page figures are in every line."""
+    out = tmp_path / "page"
+    argv = ["run", "--scenario", "page", "--cycles", "20", "--users", "4", "--out", str(out)]
+    assert main(argv) == EXIT_PASS
+    lines = load_run(out).lines
+    assert len(lines) == 20
+    for line in lines:
+        assert line["page"]["subscriptions_message"] == 1 == line["page"]["subscriptions_state"]
+        assert line["page"]["sockets_open_per_tab"] == 1
+        assert line["page"]["sockets_opened_per_tab"] == 4  # first connect + 3 switches
+        assert line["page"]["handled_per_received"] == 1
+        assert line["sessions"]["completed"] == 4 and line["probe"]["ok"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert "page figures" in summary["signals"]
+    assert summary["metrics"]["page.subscriptions_message"]["verdict"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("leak", "named"),
+    [
+        ("subscriptions", {"page.subscriptions_message", "page.subscriptions_state", "page.handled_per_received"}),
+        ("connections", {"page.sockets_open_per_tab"}),
+    ],
+)
+def test_each_page_leak_is_caught_and_named(tmp_path: Path, leak: str, named: set[str]) -> None:
+    """?leak=subscriptions and ?leak=connections fail the run, naming the page figure."""
+    out = tmp_path / leak
+    argv = ["run", "--scenario", "page", "--page-leak", leak, "--cycles", "10", "--users", "3",
+            "--stop-early", "--out", str(out)]
+    assert main(argv) == EXIT_FAIL
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["caught_by"]) == named
+    assert summary["status"]["state"] == "decided"
+
+
+def test_screenshot_of_the_page_mid_chat() -> None:
+    """A tab after one chat turn, kept in test-artifacts/ for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / "page-mid-chat.png"
+    with ServerProcess.bundled() as server, PageSessions(server.http_url) as pages:
+        pages.screenshot(str(target))
+    assert target.read_bytes()[:4] == b"\x89PNG" and target.stat().st_size > 5_000
+
+
+def test_page_that_never_connects_fails_with_that_reason() -> None:
+    """A page whose socket cannot connect: every session fails as 'page never connected'."""
+    with ServerProcess.bundled() as server, PageSessions(server.http_url, timeout=1.5) as pages:
+        pages.url = f"{server.http_url}/?ws=ws://127.0.0.1:9/client-ws"
+        wave = pages.run_wave(1, 2)
+        assert wave.failed == 2 and wave.failures == {"page never connected": 2}
+        probe = pages.probe()
+        assert not probe["ok"] and "page never connected" in probe["error"]
+
+
+def test_no_chromium_is_a_clear_usage_error(monkeypatch, tmp_path: Path, capsys) -> None:
+    """Without Chromium: exit 2, how to install it, and that other scenarios still work."""
+    monkeypatch.setattr("harness.page.shutil.which", lambda name: None)
+    assert main(["run", "--scenario", "page", "--out", str(tmp_path / "x")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "apt-get install chromium" in err and "other scenarios still work" in err
+    assert "Traceback" not in err
