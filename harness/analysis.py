@@ -165,7 +165,7 @@ def rate_series(lines: list[dict[str, Any]]) -> dict[str, list[float | None]]:
         values = series(lines, ("server", name))
         return [
             None if a is None or b is None or b < a else b - a
-            for a, b in zip([None, *values[:-1]], values)
+            for a, b in zip([None, *values[:-1]], values, strict=True)
         ]
 
     for name in names:
@@ -175,7 +175,7 @@ def rate_series(lines: list[dict[str, Any]]) -> dict[str, list[float | None]]:
             base = name.removesuffix("_sum")
             sums, counts = diffs(name), diffs(base + "_count")
             out[f"{base}:mean_per_cycle"] = [
-                s / c if s is not None and c else None for s, c in zip(sums, counts)
+                s / c if s is not None and c else None for s, c in zip(sums, counts, strict=True)
             ]
     return out
 

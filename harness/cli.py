@@ -47,7 +47,8 @@ def target_options(func):  # type: ignore[no-untyped-def]
         click.option("--metric", "metrics", multiple=True, help="Track only figures matching this regex (repeatable)."),
         click.option("--ws-path", default="/client-ws", show_default=True, help="With --server-cmd: the chat path."),
         click.option("--fake-llm", is_flag=True, help="Start `harness fake-llm` too and sample its prompt sizes."),
-        click.option("--ready-timeout", default=15.0, show_default=True, help="Seconds for the server to start listening."),
+        click.option("--ready-timeout", default=15.0, show_default=True,
+                     help="Seconds for the server to start listening."),
         click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS)),
         click.option("--users", default=10, show_default=True, help="Sessions per wave (U)."),
     ]):
@@ -59,11 +60,14 @@ def target_options(func):  # type: ignore[no-untyped-def]
 @click.option("--cycles", default=50, show_default=True, help="Waves of open-and-close.")
 @target_options
 @click.option("--warmup", type=int, default=None, help="Cycles left out of the verdicts [default: a tenth, 1..5].")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory [default: reports/<timestamp>].")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory [default: reports/<timestamp>].")
 @click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="A summary.json to gate against.")
-@click.option("--settle-timeout", default=10.0, show_default=True, help="Seconds to wait for the server to report no clients.")
-@click.option("--reply-timeout", default=10.0, show_default=True, help="Seconds a reply may take before the session fails.")
+@click.option("--settle-timeout", default=10.0, show_default=True,
+              help="Seconds to wait for the server to report no clients.")
+@click.option("--reply-timeout", default=10.0, show_default=True,
+              help="Seconds a reply may take before the session fails.")
 @click.option("--stop-early", is_flag=True, help="Stop as soon as a failing verdict can no longer change.")
 @click.option("--workers", default=0, show_default=True, help="Run on a Locust master with N local workers.")
 @click.option("--page-leak", default="", type=click.Choice(["", "subscriptions", "connections"]),
@@ -94,7 +98,8 @@ def conclude(judgement) -> None:  # type: ignore[no-untyped-def]
 @cli.command()
 @target_options
 @click.option("--cycles", default=0, show_default=True, help="Cycles per test; 0 cycles until stopped.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory of the first test [default: reports/ui-<timestamp>].")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory of the first test [default: reports/ui-<timestamp>].")
 @click.option("--web-port", default=8089, show_default=True)
 def ui(cycles: int, out: Path | None, web_port: int, **target: Any) -> None:
     """Locust's web UI with the cycle driver and a live Leaks tab."""
@@ -166,7 +171,8 @@ def compare(run_dirs: tuple[Path, ...], out: Path) -> None:
 def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | None) -> None:
     """Check the gate on this machine: every fault caught every time, no false alarm."""
     from .config import default_out
-    from .selftest import selftest as run_selftest, table
+    from .selftest import selftest as run_selftest
+    from .selftest import table
 
     out = out or default_out().with_name("selftest-" + default_out().name)
     click.echo(f"selftest: {repeat} x (fixed + every fault), {cycles} cycles of {users} -> {out}"
@@ -224,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["main", "EXIT_CODES"]
+__all__ = ["EXIT_CODES", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

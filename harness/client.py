@@ -61,12 +61,12 @@ class ChatClient:
         """Open the socket and read the three greeting frames; returns the time taken in ms."""
         start = now_ms()
         try:
-            self.ws = connect(
+            self.ws = connect(  # type: ignore[call-overload]
                 self.url,
                 open_timeout=self.timeout,
                 close_timeout=2,
                 proxy=None,
-                origin=self.origin,  # type: ignore[arg-type]
+                origin=self.origin,
                 max_size=None,
                 legacy=True,  # we own the connection's lifetime: close() / drop()
             )
@@ -92,7 +92,7 @@ class ChatClient:
         try:
             raw = self.ws.recv(timeout=self.timeout if timeout is None else timeout)
         except TimeoutError:
-            raise SessionError("reply timeout", f"no frame within {timeout or self.timeout} s")
+            raise SessionError("reply timeout", f"no frame within {timeout or self.timeout} s") from None
         except ConnectionClosed as exc:
             raise SessionError("closed by server", str(exc)) from None
         try:

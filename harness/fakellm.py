@@ -67,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
     server: FakeLLMServer
     protocol_version = "HTTP/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send_json(self, status: HTTPStatus, body: dict[str, Any]) -> None:
@@ -81,7 +81,7 @@ class Handler(BaseHTTPRequestHandler):
     def error(self, status: HTTPStatus, message: str) -> None:
         self.send_json(status, {"error": {"message": message, "type": "invalid_request_error"}})
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib's name
+    def do_GET(self) -> None:
         model = self.server.model
         if self.path == "/v1/models":
             model.requests.labels("models").inc()
@@ -111,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.read_body()
         if body is None:
             return

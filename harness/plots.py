@@ -12,10 +12,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .analysis import LATENCY_SERIES, Analysis, MetricResult, dig  # noqa: E402
+from .analysis import LATENCY_SERIES, Analysis, MetricResult, dig
 
 COLORS = {"pass": "tab:green", "leak": "tab:red", "degraded": "tab:orange", "inconclusive": "tab:gray"}
 
@@ -92,7 +92,7 @@ def resources_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path
     fig, axes = plt.subplots(rows, cols, figsize=(14, 2.6 * rows + 0.8), squeeze=False)
     for ax in axes.flat[len(metrics_paths):]:
         ax.axis("off")
-    for ax, (metric, series_path, name) in zip(axes.flat, metrics_paths):
+    for ax, (metric, series_path, name) in zip(axes.flat, metrics_paths, strict=False):
         y = values(lines, series_path)
         color = COLORS[metric.verdict]
         shade_warmup(ax, analysis.warmup)
@@ -148,7 +148,7 @@ def compare_figure(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> 
         (("process", "rss_bytes"), "resident memory (MiB)", 2**20),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, (series_path, label, scale) in zip(axes, panels):
+    for ax, (series_path, label, scale) in zip(axes, panels, strict=True):
         for name, lines in runs:
             y = values(lines, series_path) / scale
             if not np.all(np.isnan(y)):

@@ -19,13 +19,13 @@ from typing import Any
 
 from .analysis import Config
 from .config import PAGE, RunOptions, scenario_file
-from .early import EarlyStop
 from .driver import SAMPLES_FILE, STATUS_FILE, CycleDriver, SampleLog, progress_line, write_status
-from .page import PageSessions
-from .sampler import http_base, sampler_for
+from .early import EarlyStop
 from .errors import TargetError
+from .page import PageSessions
 from .report import Judgement, judge, write_reports
 from .rundir import META_FILE, load_run
+from .sampler import http_base, sampler_for
 from .target import CommandServer, RunningTarget, ServerProcess, free_port
 
 Target = ServerProcess | RunningTarget
@@ -84,7 +84,8 @@ def make_target(options: RunOptions, llm_url: str) -> Target:
 
 def describe(options: RunOptions, target: Target) -> str:
     if options.target:
-        return f"target {target.ws_url}" + (f" (pid {target.pid})" if target.pid else " (no pid: process figures unavailable)")
+        pid = f" (pid {target.pid})" if target.pid else " (no pid: process figures unavailable)"
+        return f"target {target.ws_url}{pid}"
     kind = "server-cmd" if options.server_cmd else "bundled server"
     leaks = f", leaks: {','.join(options.leaks) or 'none'}" if options.bundled else ""
     return f"{kind} on {target.ws_url} (pid {target.pid}{leaks})"
@@ -307,4 +308,4 @@ def finish(out: Path, echo: Echo, config: Config | None, baseline: Path | None) 
     return judgement
 
 
-__all__ = ["run", "finish", "TargetError"]
+__all__ = ["TargetError", "finish", "run"]

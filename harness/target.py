@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 from urllib.parse import urlsplit
 
 import psutil
@@ -30,7 +31,7 @@ class ServerProcess:
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @classmethod
     def bundled(

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from .config import RunOptions
-from .rundir import load_run
 from .report import headline, judge, write_reports
+from .rundir import load_run
 from .runner import Echo, locust_command, target_up
 
 DEFAULT_WEB_PORT = 8089

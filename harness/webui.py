@@ -72,10 +72,11 @@ class LeaksBoard:
             self._dir, self._rows = path, []
         run = load_run(path)
         planned = int(run.meta.get("cycles") or len(run.lines))
-        config = Config(warmup=default_warmup(min(planned, 10**6)))
+        warmup = default_warmup(planned)
+        config = Config(warmup=warmup)
         for k in range(len(self._rows), len(run.lines)):
             verdict = analyze(run.lines[: k + 1], config).verdict
-            if k + 1 < config.warmup + config.min_post_warmup_cycles:
+            if k + 1 < warmup + config.min_post_warmup_cycles:
                 verdict = "warming up"
             self._rows.append(row_of(run.lines[k], verdict))
         return self._rows

@@ -22,7 +22,6 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from harness.client import ChatClient, SessionError
-from harness.errors import WorkerLost
 from harness.driver import (
     CycleDriver,
     SampleLog,
@@ -31,6 +30,7 @@ from harness.driver import (
     run_probe,
     write_status,
 )
+from harness.errors import WorkerLost
 from harness.sampler import Sampler, sampler_for
 from harness.webui import LeaksBoard
 from harness.webui import install as install_leaks_tab
@@ -217,7 +217,7 @@ class MasterWaves:
         self.cycle, self.results, self.expected = cycle, {}, set(workers)
         self.done.clear()
         first = 0
-        for worker, count in zip(workers, shares(users, len(workers))):
+        for worker, count in zip(workers, shares(users, len(workers)), strict=True):
             runner.send_message("harness-wave", {"cycle": cycle, "first": first, "count": count,
                                                  "timeout": timeout}, client_id=worker)
             first += count
@@ -300,7 +300,7 @@ class DriverGreenlet:
         )
         try:
             status = driver.run()
-        except Exception as exc:  # noqa: BLE001 - the run must end with a status, never hang
+        except Exception as exc:
             logger.exception("cycle driver failed")
             status = {"state": "error", "message": f"cycle driver failed: {exc!r}",
                       "cycles_done": driver.done, "cycles_asked": cycles}

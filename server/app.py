@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 
-from websockets.asyncio.server import Request, Response, ServerConnection, serve as ws_serve
+from websockets.asyncio.server import Request, Response, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
 from websockets.datastructures import Headers
 
 from .faults import Faults
@@ -131,8 +132,13 @@ async def serve(config: ServerConfig) -> None:
     """Run until SIGINT or SIGTERM, then close every connection and clean up."""
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()
+
+    def request_stop() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+        loop.add_signal_handler(sig, request_stop)
     await ChatServer(config).serve_forever(stop)
 
 

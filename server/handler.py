@@ -134,9 +134,9 @@ class ClientSession:
         if not isinstance(frame, dict):
             raise BadFrame(f"frame must be a JSON object, got {type(frame).__name__}")
         kind = frame.get("type")
-        handler = FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None
-        if handler is None:
+        if not isinstance(kind, str) or kind not in FRAME_HANDLERS:
             raise BadFrame(f"unknown message type {kind!r}")
+        handler = FRAME_HANDLERS[kind]
         self.state.frames[kind] += 1
         self.state.message_handler.dispatch(self.uid, kind)
         await handler(self, frame)
@@ -156,7 +156,7 @@ class ClientSession:
 
     async def on_audio_data(self, frame: dict[str, Any]) -> None:
         audio = frame.get("audio")
-        if not is_number_list(audio):
+        if not isinstance(audio, list) or not is_number_list(audio):
             raise BadFrame("mic-audio-data: 'audio' must be a list of numbers")
         buffer = self.state.received_data_buffers.get(self.uid)
         if buffer is None:

@@ -23,7 +23,7 @@ def read_stream(url: str, messages: list[dict[str, str]], timeout: float, put: o
         data=json.dumps({"model": "bundled", "messages": messages, "stream": True}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         for raw in response:
             line = raw.decode("utf-8", "replace").strip()
             if not line.startswith("data:"):

@@ -7,10 +7,10 @@ line or a gauge maps straight back to the incident. No sockets here: the handler
 from __future__ import annotations
 
 import asyncio
-from array import array
-from collections import Counter
 import logging
 import time
+from array import array
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ class MessageHandler:
         try:
             await asyncio.wait_for(event.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         finally:
             current = self._clients.get(client_uid)

@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 
 from harness.analysis import (
-    DEGRADED, INCONCLUSIVE, LEAK, PASS, Config, analyze, default_warmup, holm,
+    DEGRADED,
+    INCONCLUSIVE,
+    LEAK,
+    PASS,
+    Config,
+    analyze,
+    default_warmup,
+    holm,
 )
-from tests.harness.synthetic import MiB, flat, make_lines
+from tests.harness.synthetic import MiB, make_lines
 
 
 def failing(lines, **kw) -> dict[str, str]:

@@ -29,7 +29,7 @@ def last_figures(tmp_path: Path, scenario: str, *leaks: str) -> dict[str, float]
     main(argv)
     lines = load_run(out).lines
     assert len(lines) == CYCLES
-    assert all(line["sessions"]["completed"] == U for line in lines), [l["sessions"] for l in lines]
+    assert all(line["sessions"]["completed"] == U for line in lines), [line["sessions"] for line in lines]
     return lines[-1]["server"]
 
 

@@ -54,7 +54,7 @@ def test_each_fault_skips_its_own_step_only(tmp_path: Path) -> None:
     }
     for fault, left in expected.items():
 
-        async def scenario() -> dict[str, float]:
+        async def scenario(fault: str = fault) -> dict[str, float]:
             state = ChatState(parse_faults([fault]))
             context = await connect_one(state, tmp_path, uid=f"{fault}-1")
             context.agent.memory.add("user", "hello")
