@@ -12,7 +12,7 @@ from . import __version__
 from .analysis import Config
 from .config import SCENARIOS, RunOptions
 from .errors import EXIT_USAGE, HarnessError
-from .report import EXIT_CODES, headline, judge, write_reports
+from .report import headline, judge, write_reports
 from .rundir import load_run
 
 CONTEXT = {"auto_envvar_prefix": "HARNESS", "help_option_names": ["-h", "--help"]}
@@ -229,8 +229,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     return 0
 
-
-__all__ = ["EXIT_CODES", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

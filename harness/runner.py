@@ -21,7 +21,6 @@ from .analysis import Config
 from .config import PAGE, RunOptions, scenario_file
 from .driver import SAMPLES_FILE, STATUS_FILE, CycleDriver, SampleLog, progress_line, write_status
 from .early import EarlyStop
-from .errors import TargetError
 from .page import PageSessions
 from .report import Judgement, judge, write_reports
 from .rundir import META_FILE, load_run
@@ -307,5 +306,3 @@ def finish(out: Path, echo: Echo, config: Config | None, baseline: Path | None) 
     write_reports(judgement)
     return judgement
 
-
-__all__ = ["TargetError", "finish", "run"]

@@ -6,6 +6,7 @@ fault must be caught every time, and the fixed server must never fail.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import subprocess
@@ -94,10 +95,7 @@ def selftest(
     faults: tuple[str, ...] = tuple(FAULTS),
 ) -> list[Row]:
     rows = {name: Row(name) for name in (FIXED, *faults)}
-    hog_ctx = CpuHog() if hog else None
-    if hog_ctx:
-        hog_ctx.__enter__()
-    try:
+    with CpuHog() if hog else contextlib.nullcontext():
         for r in range(1, repeat + 1):
             for name in rows:
                 leaks = () if name == FIXED else (name,)
@@ -107,9 +105,6 @@ def selftest(
                 record(rows[name], judgement, cycles)
                 echo(f"[{r}/{repeat}] {name:<10} {judgement.verdict:<12} "
                      f"{', '.join(m.name for m in judgement.analysis.failing()[:3])}")
-    finally:
-        if hog_ctx:
-            hog_ctx.__exit__()
     result = list(rows.values())
     (out / "selftest.json").write_text(json.dumps([row.to_dict() for row in result], indent=2) + "\n")
     return result

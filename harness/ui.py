@@ -7,7 +7,6 @@ its run directory the way `harness run` does, so `harness gate` can judge it aft
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from .config import RunOptions
@@ -55,5 +54,3 @@ def run_dirs(base: Path) -> list[Path]:
     candidates = [base, *base.parent.glob(f"{base.name}-*")]
     return [p for p in candidates if (p / "samples.jsonl").exists()]
 
-
-__all__ = ["serve_ui", "sys"]

@@ -1,0 +1,204 @@
+"""The verdict rules, one function per kind of signal (see analysis.py for which series
+each is applied to). Pure: numbers in, a MetricResult out; scipy for the statistics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+PASS, LEAK, DEGRADED, INCONCLUSIVE = "pass", "leak", "degraded", "inconclusive"
+
+
+@dataclass
+class Config:
+    """Thresholds of the verdicts; every default is documented in the README."""
+
+    warmup: int | None = None
+    alpha: float = 0.01
+    min_latency_ratio: float = 1.25
+    min_memory_bytes_per_session: float = 8 * 1024
+    min_memory_late_bytes: float = 2 * 2**20
+    min_memory_cycles: int = 20
+    min_idle_cpu: float = 0.05
+    residue_cycles: int = 3
+    growth_windows: int = 3
+    max_failed_fraction: float = 0.5
+    min_post_warmup_cycles: int = 4
+
+
+def default_warmup(cycles: int) -> int:
+    """A tenth of the run, at least 1 and at most 5 cycles."""
+    return max(1, min(5, cycles // 10))
+
+
+@dataclass
+class MetricResult:
+    name: str
+    kind: str
+    verdict: str = PASS
+    reason: str = ""
+    unit: str = ""
+    slope_per_cycle: float | None = None
+    slope_per_session: float | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    first_median: float | None = None
+    last_median: float | None = None
+    ratio: float | None = None
+    practical: bool = False  # the effect is large enough to matter, before the p-value
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.ci is not None:
+            data["ci"] = list(self.ci)
+        return data
+
+
+# -- the rules -------------------------------------------------------------------
+
+
+def theil_sen(y: np.ndarray) -> tuple[float, float, float]:
+    """Slope per cycle with its 95% CI (scipy's Theil-Sen)."""
+    x = np.arange(len(y), dtype=float)
+    result = stats.theilslopes(y, x, alpha=0.95)
+    return float(result.slope), float(result.low_slope), float(result.high_slope)
+
+
+def mann_kendall_p(y: np.ndarray) -> float:
+    """One-sided p-value of an increasing monotone trend."""
+    if np.all(y == y[0]):
+        return 1.0
+    tau = stats.kendalltau(np.arange(len(y)), y, alternative="greater")
+    return float(tau.pvalue) if np.isfinite(tau.pvalue) else 1.0
+
+
+def windows(y: np.ndarray, count: int) -> list[np.ndarray]:
+    return [w for w in np.array_split(y, count) if len(w)]
+
+
+def residue_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    result = MetricResult(name, "residue")
+    slope, low, high = theil_sen(y)
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    result.slope_per_session = slope / per_session if per_session else None
+    result.first_median, result.last_median = float(y[0]), float(y[-1])
+    tail = y[-config.residue_cycles :]
+    if np.all(tail > 0):
+        result.verdict = LEAK
+        result.practical = True
+        grows = f", growing {result.slope_per_session:.3g} per session" if slope > 0 else ""
+        result.reason = (
+            f"{name} stays at {tail[-1]:g} after quiesce (should be 0) in the last "
+            f"{len(tail)} cycles{grows}"
+        )
+    return result
+
+
+def bound_rule(name: str, y: np.ndarray, bound: float, config: Config) -> MetricResult:
+    """A figure that must stay at or below `bound`: above it in each of the last cycles
+    is a leak (the page's subscriptions, sockets per tab, handled per received)."""
+    result = MetricResult(name, "bound")
+    result.first_median, result.last_median = float(y[0]), float(y[-1])
+    tail = y[-config.residue_cycles :]
+    if np.all(tail > bound + 1e-9):
+        result.verdict = LEAK
+        result.practical = True
+        result.reason = f"{name} is {tail[-1]:g} in the last {len(tail)} cycles (must stay at most {bound:g})"
+    return result
+
+
+def growth_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    result = MetricResult(name, "growth")
+    slope, low, high = theil_sen(y)
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    result.slope_per_session = slope / per_session if per_session else None
+    parts = windows(y, min(config.growth_windows, len(y)))
+    floors = [float(w.min()) for w in parts]
+    result.first_median, result.last_median = floors[0], floors[-1]
+    deltas = np.diff(floors)
+    if len(deltas) and np.all(deltas >= 1):
+        result.verdict = LEAK
+        result.practical = True
+        result.reason = (
+            f"{name} floor rose in every window ({' -> '.join(f'{f:g}' for f in floors)}): "
+            f"{result.slope_per_session:.3g} per session"
+        )
+    return result
+
+
+def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    """A leak keeps growing; allocator warm-up front-loads its growth and levels off.
+    So the rate that counts is the later half's, and it must be large in its own right."""
+    result = MetricResult(name, "memory", unit="bytes")
+    if len(y) < config.min_memory_cycles:
+        result.verdict = INCONCLUSIVE
+        result.reason = (
+            f"{len(y)} cycles after warm-up are too few to tell allocator warm-up from a "
+            f"leak; memory is judged from {config.min_memory_cycles}"
+        )
+        return result
+    slope, low, high = theil_sen(y)
+    result.first_median, result.last_median = float(np.median(y[:3])), float(np.median(y[-3:]))
+    result.p_value = mann_kendall_p(y)
+    late = y[len(y) // 2 :]
+    late_slope, late_low, late_high = theil_sen(late) if len(late) >= 3 else (0.0, 0.0, 0.0)
+    result.slope_per_cycle, result.ci = late_slope, (late_low, late_high)
+    result.slope_per_session = late_slope / per_session if per_session else late_slope
+    late_total = late_slope * (len(late) - 1)
+    result.practical = bool(
+        low > 0
+        and late_low > 0
+        and result.slope_per_session >= config.min_memory_bytes_per_session
+        and late_total >= config.min_memory_late_bytes
+    )
+    if result.practical:
+        result.reason = (
+            f"{name} still grows {result.slope_per_session / 1024:.1f} KiB per session in the "
+            f"later half of the run ({late_total / 2**20:.1f} MiB there; whole run "
+            f"{slope * (len(y) - 1) / 2**20:.1f} MiB)"
+        )
+    return result
+
+
+def shift_rule(
+    name: str, kind: str, y: np.ndarray, min_ratio: float, floor: float = 0.0, unit: str = "ms"
+) -> MetricResult:
+    """Last window vs first window: one-sided Mann-Whitney and a minimum ratio."""
+    result = MetricResult(name, kind, unit=unit)
+    slope, low, high = theil_sen(y)
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    size = max(3, len(y) // 3)
+    first, last = y[:size], y[-size:]
+    result.first_median, result.last_median = float(np.median(first)), float(np.median(last))
+    base = max(result.first_median, 1e-9)
+    result.ratio = result.last_median / base
+    if np.all(first == first[0]) and np.all(last == first[0]):
+        result.p_value = 1.0
+    else:
+        result.p_value = float(stats.mannwhitneyu(first, last, alternative="less").pvalue)
+    result.practical = result.ratio >= min_ratio and result.last_median >= floor
+    if result.practical:
+        result.reason = (
+            f"{name} went from {result.first_median:.3g} to {result.last_median:.3g}{' ' + unit if unit else ''} "
+            f"(x{result.ratio:.2f}; trend {slope:+.3g}{' ' + unit if unit else ''}/cycle)"
+        )
+    return result
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    order = np.argsort(p_values)
+    m = len(p_values)
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+# -- the whole run -------------------------------------------------------------------
