@@ -38,12 +38,16 @@ class WaveResult:
     steps: dict[str, list[float]] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)  # client-side figures (the page's)
 
+    def fail(self, reason: str, count: int = 1) -> None:
+        """Count `count` sessions that failed for `reason`."""
+        self.failed += count
+        self.failures[reason] = self.failures.get(reason, 0) + count
+
     def merge(self, other: WaveResult) -> None:
         self.attempted += other.attempted
         self.completed += other.completed
-        self.failed += other.failed
         for reason, n in other.failures.items():
-            self.failures[reason] = self.failures.get(reason, 0) + n
+            self.fail(reason, n)
         for name, values in other.steps.items():
             self.steps.setdefault(name, []).extend(values)
 

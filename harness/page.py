@@ -109,13 +109,10 @@ class PageSessions:
                     probes.append(tab["page"].evaluate(READ_PROBE))
         finally:
             context.close()
-        failures: dict[str, int] = {}
         for tab in tabs:
             if tab["error"] is not None:
-                failures[tab["error"]] = failures.get(tab["error"], 0) + 1
-        result.failed = sum(failures.values())
+                result.fail(tab["error"])
         result.completed = users - result.failed
-        result.failures = failures
         result.figures = page_figures(probes)
         return result
 

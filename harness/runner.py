@@ -7,7 +7,6 @@ with gevent; this process only starts it, follows samples.jsonl and stops everyt
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from .page import PageSessions
 from .report import Judgement, judge, write_reports
 from .rundir import META_FILE, load_run
 from .sampler import http_base, sampler_for
-from .target import CommandServer, RunningTarget, ServerProcess, free_port
+from .target import CommandServer, RunningTarget, ServerProcess, free_port, stop_group
 
 Target = ServerProcess | RunningTarget
 
@@ -104,17 +103,7 @@ class LocustProcess:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        for sig, wait in ((signal.SIGINT, QUIT_GRACE), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            if self.proc.poll() is not None:
-                break
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
+        stop_group(self.proc, ((signal.SIGINT, QUIT_GRACE), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)))
         self._log.close()
 
 

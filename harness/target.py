@@ -22,6 +22,22 @@ from .errors import TargetError, UsageError
 READY_TIMEOUT = 15.0
 
 
+def stop_group(proc: subprocess.Popen[bytes], steps: tuple[tuple[int, float], ...]) -> None:
+    """Signal a child's whole process group, escalating through `steps` (signal, seconds
+    to wait) until it has exited."""
+    for sig, wait in steps:
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 class ServerProcess:
     """A child server that prints `LISTENING <port>` when ready. Use as a context manager."""
 
@@ -98,19 +114,8 @@ class ServerProcess:
         """SIGTERM, wait `grace`, then SIGKILL the whole process group."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait()
+        stop_group(self.proc, ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)))
+        self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         if self._log is not None:

@@ -68,15 +68,11 @@ class Wave:
     def record(self, name: str, ms: float) -> None:
         self.result.steps.setdefault(name, []).append(round(ms, 3))
 
-    def fail(self, reason: str, count: int = 1) -> None:
-        self.result.failed += count
-        self.result.failures[reason] = self.result.failures.get(reason, 0) + count
-
     def finish(self, reason: str | None) -> None:
         if reason is None:
             self.result.completed += 1
         else:
-            self.fail(reason)
+            self.result.fail(reason)
         if self.result.completed + self.result.failed >= self.expected:
             self.finished.set()
 
@@ -88,7 +84,7 @@ class Wave:
     def collect(self, timeout: float) -> WaveResult:
         """Wait for every session of the wave; sessions still out at `timeout` are failures."""
         if not self.finished.wait(timeout):
-            self.fail("wave timeout", self.expected - self.result.completed - self.result.failed)
+            self.result.fail("wave timeout", self.expected - self.result.completed - self.result.failed)
         return self.result
 
 
@@ -256,7 +252,6 @@ class DriverGreenlet:
         self.environment = environment
         self.stopping = False
         self.run_dir = run_dir_for(environment)
-        self.greenlet: gevent.Greenlet | None = None
 
     def users_per_wave(self) -> int:
         options = self.environment.parsed_options
@@ -268,7 +263,7 @@ class DriverGreenlet:
         return WAVE.collect(self.environment.parsed_options.wave_timeout)
 
     def start(self) -> None:
-        self.greenlet = gevent.spawn(self.drive)
+        gevent.spawn(self.drive)
 
     def drive(self) -> None:
         environment = self.environment
