@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.selftest import FIXED, selftest
+from harness.commands.selftest import FIXED, selftest
 
 
 def main() -> int:

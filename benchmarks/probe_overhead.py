@@ -13,9 +13,9 @@ import json
 import statistics
 import sys
 
-from harness.driver import run_probe
-from harness.sampler import Sampler
-from harness.target import ServerProcess
+from harness.load.driver import run_probe
+from harness.observe.sampler import Sampler
+from harness.target.process import ServerProcess
 
 
 def main() -> int:

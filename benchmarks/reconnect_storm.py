@@ -18,10 +18,10 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from harness.config import RunOptions
-from harness.rundir import load_run
-from harness.runner import run
-from harness.target import ServerProcess
+from harness.commands.run import run
+from harness.options import RunOptions
+from harness.rundir.store import load_run
+from harness.target.process import ServerProcess
 
 
 async def plain_storm(url: str, seconds: float, concurrency: int) -> float:

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.config import RunOptions
-from harness.runner import run
+from harness.commands.run import run
+from harness.options import RunOptions
 
 
 def main() -> int:

@@ -13,9 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.config import RunOptions
-from harness.rundir import load_run
-from harness.runner import run
+from harness.commands.run import run
+from harness.options import RunOptions
+from harness.rundir.store import load_run
 
 
 def rate(workers: int, users: int, cycles: int, out: Path) -> float:

@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
+from harness.errors import EXIT_USAGE, HarnessError
+from harness.judge.analysis import Config
+from harness.options import SCENARIOS, RunOptions
+from harness.report.summary import headline, judge, write_reports
+from harness.rundir.store import load_run
+
 from . import __version__
-from .analysis import Config
-from .config import SCENARIOS, RunOptions
-from .errors import EXIT_USAGE, HarnessError
-from .report import headline, judge, write_reports
-from .rundir import load_run
 
 CONTEXT = {"auto_envvar_prefix": "HARNESS", "help_option_names": ["-h", "--help"]}
 
@@ -78,7 +79,7 @@ def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None
     """Churn clients in waves against a server and judge leaks and latency.
 
     With no --server-cmd or --target, the bundled server is started and stopped."""
-    from .runner import run as run_job
+    from harness.commands.run import run as run_job
 
     options = RunOptions(cycles=cycles, warmup=warmup, baseline=baseline,
                          settle_timeout=settle_timeout, reply_timeout=reply_timeout,
@@ -103,8 +104,8 @@ def conclude(judgement) -> None:  # type: ignore[no-untyped-def]
 @click.option("--web-port", default=8089, show_default=True)
 def ui(cycles: int, out: Path | None, web_port: int, **target: Any) -> None:
     """Locust's web UI with the cycle driver and a live Leaks tab."""
-    from .config import default_out
-    from .ui import serve_ui
+    from harness.commands.ui import serve_ui
+    from harness.options import default_out
 
     options = RunOptions(cycles=cycles, **target)
     options.out = out or default_out().with_name("ui-" + default_out().name)
@@ -120,7 +121,7 @@ def worker(master_host: str, master_port: int, scenario: str) -> None:
     """A Locust worker for a master on another machine."""
     import subprocess
 
-    from .runner import worker_command
+    from harness.commands.run import worker_command
 
     argv = worker_command(scenario, master_host, master_port, None)
     try:
@@ -155,7 +156,7 @@ def report(run_dir: Path) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("compare.png"), show_default=True)
 def compare(run_dirs: tuple[Path, ...], out: Path) -> None:
     """Overlay several runs' curves on one figure."""
-    from .plots import compare_figure
+    from harness.report.plots import compare_figure
 
     runs = [load_run(path) for path in run_dirs]
     compare_figure([(r.label, r.lines) for r in runs], out)
@@ -170,9 +171,9 @@ def compare(run_dirs: tuple[Path, ...], out: Path) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: reports/selftest-<timestamp>]")
 def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | None) -> None:
     """Check the gate on this machine: every fault caught every time, no false alarm."""
-    from .config import default_out
-    from .selftest import selftest as run_selftest
-    from .selftest import table
+    from harness.commands.selftest import selftest as run_selftest
+    from harness.commands.selftest import table
+    from harness.options import default_out
 
     out = out or default_out().with_name("selftest-" + default_out().name)
     click.echo(f"selftest: {repeat} x (fixed + every fault), {cycles} cycles of {users} -> {out}"
@@ -194,7 +195,7 @@ def fake_llm(host: str, port: int, prefill_us_per_token: float, decode_ms_per_to
 
     POST /v1/chat/completions (streaming or not), GET /v1/models, POST /v1/audio/speech
     (a short WAV), GET /metrics (fake_llm_prompt_tokens histogram, request counts)."""
-    from .fakellm import main as fake_main
+    from harness.target.fakellm import main as fake_main
 
     sys.exit(fake_main(["--host", host, "--port", str(port),
                         "--prefill-us-per-token", str(prefill_us_per_token),

@@ -1,6 +1,6 @@
 """Scenario abrupt_drop: Open, chat, then cut TCP without a close frame (a killed browser tab)."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class AbruptDropUser(ChatUser):

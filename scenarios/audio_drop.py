@@ -1,6 +1,6 @@
 """Scenario audio_drop: Stream mic audio, leave before mic-audio-end."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class AudioDropUser(ChatUser):

@@ -1,6 +1,6 @@
 """Scenario clean_close: Open, chat once, close with a close frame."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class CleanCloseUser(ChatUser):

@@ -1,6 +1,6 @@
 """Scenario interrupt_close: Start a turn, interrupt it after the first sentence, close."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class InterruptCloseUser(ChatUser):

@@ -1,6 +1,6 @@
 """Scenario midreply_close: Leave while the reply is still streaming."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class MidreplyCloseUser(ChatUser):

@@ -1,6 +1,6 @@
 """Scenario mixed: Every behaviour, in the fixed proportions of behaviours.MIX (the default)."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class MixedUser(ChatUser):

@@ -1,6 +1,6 @@
 """Scenario page_session: What the web page does: connect, fetch configs and history, heartbeat, chat, close."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class PageSessionUser(ChatUser):

@@ -1,6 +1,6 @@
 """Scenario reconnect_storm: Open and close with no chat, as fast as possible."""
 
-from scenarios.common import ChatUser
+from harness.load.users import ChatUser
 
 
 class ReconnectStormUser(ChatUser):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.client import ChatClient
-from harness.sampler import Sampler
-from harness.target import ServerProcess
+from harness.load.client import ChatClient
+from harness.observe.sampler import Sampler
+from harness.target.process import ServerProcess
 
 # One time unit for waits in tests, scaled on slow machines (websockets' habit).
 MS = 0.001 * float(os.environ.get("HARNESS_TEST_TIMEOUT_FACTOR", "1"))

@@ -10,9 +10,9 @@ import pytest
 
 from harness.cli import main
 from harness.errors import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
-from harness.page import PageSessions
-from harness.rundir import load_run
-from harness.target import ServerProcess
+from harness.load.page import PageSessions
+from harness.rundir.store import load_run
+from harness.target.process import ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis import PER_CLIENT_GAUGES
 from harness.cli import main
-from harness.rundir import load_run
-from scenarios.behaviours import AUDIO
+from harness.judge.analysis import PER_CLIENT_GAUGES
+from harness.load.behaviours import AUDIO
+from harness.rundir.store import load_run
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from harness.analysis import PER_CLIENT_GAUGES
-from harness.client import ChatClient, SessionError
+from harness.judge.analysis import PER_CLIENT_GAUGES
+from harness.load.client import ChatClient, SessionError
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.analysis import PER_CLIENT_GAUGES as PER_CLIENT
+from harness.judge.analysis import PER_CLIENT_GAUGES as PER_CLIENT
 from scenarios import behaviours
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.behaviours import AUDIO
+from harness.load.behaviours import AUDIO
 
 pytestmark = pytest.mark.integration
 

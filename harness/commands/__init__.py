@@ -1,0 +1,1 @@
+"""Commands that run several stages: `run`, `ui`, `selftest` (cli.py wraps them in Click)."""

@@ -1,0 +1,126 @@
+"""`harness selftest`: run the gate against the fixed server and every fault, R times each.
+
+A gate is worth its two error rates. This measures both on the machine it runs on: every
+fault must be caught every time, and the fixed server must never fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.commands.run import run
+from harness.judge.early import decision_cycle
+from harness.options import RunOptions
+from harness.report.summary import Judgement
+from server.faults import FAULTS
+
+Echo = Callable[[str], None]
+FIXED = "fixed"
+HOG_CODE = "while True:\n    pass\n"
+
+
+@dataclass
+class Row:
+    target: str
+    runs: int = 0
+    failed: int = 0  # runs whose verdict was leak or degraded
+    inconclusive: int = 0
+    cycles_to_detect: list[int] = field(default_factory=list)
+    caught_by: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        if self.target == FIXED:
+            return self.failed == 0 and self.inconclusive == 0
+        return self.failed == self.runs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target, "runs": self.runs, "failed": self.failed,
+            "inconclusive": self.inconclusive, "ok": self.ok,
+            "median_cycles_to_detect": self.median_cycles(),
+            "caught_by": dict(self.caught_by.most_common()),
+        }
+
+    def median_cycles(self) -> float | None:
+        return statistics.median(self.cycles_to_detect) if self.cycles_to_detect else None
+
+
+class CpuHog:
+    """A separate process spinning on one core, for the busy-machine test mode."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> CpuHog:
+        self.proc = subprocess.Popen([sys.executable, "-c", HOG_CODE])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def record(row: Row, judgement: Judgement, cycles: int) -> None:
+    row.runs += 1
+    verdict = judgement.verdict
+    if verdict in ("leak", "degraded"):
+        row.failed += 1
+        status = judgement.run.status or {}
+        decided = status.get("decided_at")
+        if decided is None:
+            decision = decision_cycle(judgement.run.lines, cycles)
+            decided = decision.cycle if decision else len(judgement.run.lines)
+        row.cycles_to_detect.append(int(decided))
+        first = judgement.analysis.failing()
+        if first:
+            row.caught_by[first[0].name] += 1
+    elif verdict == "inconclusive":
+        row.inconclusive += 1
+
+
+def selftest(
+    out: Path, cycles: int, repeat: int, users: int, echo: Echo, hog: bool = False,
+    faults: tuple[str, ...] = tuple(FAULTS),
+) -> list[Row]:
+    rows = {name: Row(name) for name in (FIXED, *faults)}
+    with CpuHog() if hog else contextlib.nullcontext():
+        for r in range(1, repeat + 1):
+            for name in rows:
+                leaks = () if name == FIXED else (name,)
+                options = RunOptions(cycles=cycles, users=users, leaks=leaks,
+                                     out=out / f"{name}-{r}", stop_early=True)
+                judgement = run(options, lambda message: None)
+                record(rows[name], judgement, cycles)
+                echo(f"[{r}/{repeat}] {name:<10} {judgement.verdict:<12} "
+                     f"{', '.join(m.name for m in judgement.analysis.failing()[:3])}")
+    result = list(rows.values())
+    (out / "selftest.json").write_text(json.dumps([row.to_dict() for row in result], indent=2) + "\n")
+    return result
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        f"{'target':<11} {'runs':>4} {'detected':>9} {'false alarms':>12} {'cycles (median)':>16}  caught by",
+    ]
+    for row in rows:
+        if row.target == FIXED:
+            alarms = f"{row.failed + row.inconclusive}"
+            lines.append(f"{row.target:<11} {row.runs:>4} {'-':>9} {alarms:>12} {'-':>16}  "
+                         f"{'ok' if row.ok else 'FALSE ALARM'}")
+        else:
+            median = row.median_cycles()
+            caught = ", ".join(f"{k} ({v})" for k, v in row.caught_by.most_common(2))
+            lines.append(f"{row.target:<11} {row.runs:>4} {f'{row.failed}/{row.runs}':>9} {'-':>12} "
+                         f"{'' if median is None else f'{median:g}':>16}  {caught or 'MISSED'}")
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""What one client session does, per scenario. Plain functions over a ChatClient.
+
+No Locust here: the tests, the probe and the Locust users share these. Each function
+reports its timed steps to `record(name, ms)`; step names are fixed: connect,
+first-token, reply, close.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from harness.load.client import ChatClient, now_ms
+
+Record = Callable[[str, float], None]
+Behaviour = Callable[[ChatClient, Record], None]
+
+TEXT = "Hello! What a nice day it is today, do you think it will rain later?"
+AUDIO_SECONDS = 1.0
+
+
+def tone(seconds: float, rate: int = 16_000) -> list[float]:
+    """A 440 Hz tone at 16 kHz: the mic audio a client streams."""
+    return [round(0.3 * math.sin(2 * math.pi * 440 * i / rate), 4) for i in range(int(seconds * rate))]
+
+
+AUDIO = tone(AUDIO_SECONDS)
+
+
+def chat(client: ChatClient, record: Record) -> None:
+    timing = client.turn(TEXT)
+    record("first-token", timing.first_token_ms or 0.0)
+    record("reply", timing.reply_ms or 0.0)
+
+
+def clean_close(client: ChatClient, record: Record) -> None:
+    """Open, chat once, close with a close frame."""
+    record("connect", client.connect())
+    chat(client, record)
+    record("close", client.close())
+
+
+def abrupt_drop(client: ChatClient, record: Record) -> None:
+    """Open, chat, then cut TCP without a close frame (a killed browser tab)."""
+    record("connect", client.connect())
+    chat(client, record)
+    client.drop()
+
+
+def midreply_close(client: ChatClient, record: Record) -> None:
+    """Leave while the reply is still streaming."""
+    record("connect", client.connect())
+    started = client.start_turn(TEXT)
+    client.wait_first_audio()
+    record("first-token", now_ms() - started)
+    record("close", client.close())
+
+
+def audio_drop(client: ChatClient, record: Record) -> None:
+    """Stream mic audio, leave before mic-audio-end."""
+    record("connect", client.connect())
+    client.send_audio(AUDIO)
+    client.request({"type": "heartbeat"}, "heartbeat-ack")  # the audio has been taken in
+    record("close", client.close())
+
+
+def interrupt_close(client: ChatClient, record: Record) -> None:
+    """Start a turn, interrupt it after the first sentence, close."""
+    record("connect", client.connect())
+    client.start_turn(TEXT)
+    frame = client.wait_first_audio()
+    client.send({"type": "interrupt-signal", "text": frame["display_text"]["text"]})
+    record("close", client.close())
+
+
+def reconnect_storm(client: ChatClient, record: Record) -> None:
+    """Open and close with no chat, as fast as possible."""
+    record("connect", client.connect())
+    record("close", client.close())
+
+
+def page_session(client: ChatClient, record: Record) -> None:
+    """What the web page does: connect, fetch configs and history, heartbeat, chat, close."""
+    record("connect", client.connect())
+    client.request({"type": "fetch-configs"}, "config-files")
+    client.request({"type": "fetch-history-list"}, "history-list")
+    client.request({"type": "create-new-history"}, "new-history-created")
+    client.request({"type": "heartbeat"}, "heartbeat-ack")
+    chat(client, record)
+    record("close", client.close())
+
+
+# The default mix, in fixed proportions: session k of a wave runs MIX[k % len(MIX)].
+MIX: list[Behaviour] = [
+    clean_close,
+    abrupt_drop,
+    midreply_close,
+    audio_drop,
+    interrupt_close,
+    page_session,
+    reconnect_storm,
+    clean_close,
+    midreply_close,
+    page_session,
+]
+
+SCENARIOS: dict[str, list[Behaviour]] = {
+    "clean_close": [clean_close],
+    "abrupt_drop": [abrupt_drop],
+    "midreply_close": [midreply_close],
+    "audio_drop": [audio_drop],
+    "interrupt_close": [interrupt_close],
+    "reconnect_storm": [reconnect_storm],
+    "page_session": [page_session],
+    "mixed": MIX,
+}
+
+
+def behaviour_for(scenario: str, index: int) -> Behaviour:
+    mix = SCENARIOS[scenario]
+    return mix[index % len(mix)]

@@ -1,0 +1,242 @@
+"""Sample the server after each wave: its /metrics, /debug/resources and its process.
+
+No Locust import: this runs inside the Locust process (under gevent) and in plain tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness.errors import TargetError
+
+logger = logging.getLogger("harness.observe.sampler")
+
+CLIENT_GAUGE = "chat_clients"
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text -> {name or name{labels}: value}; raises ValueError on garbage."""
+    figures: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            key = sample.name
+            if sample.labels:
+                key += "{" + ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items())) + "}"
+            figures[key] = float(sample.value)
+    return figures
+
+
+def http_get(url: str, timeout: float) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read().decode()
+
+
+class Sampler:
+    """Reads the server's figures; `pid` adds the process (and its children) via psutil."""
+
+    def __init__(
+        self,
+        metrics_url: str | None,
+        resources_url: str | None = None,
+        pid: int | None = None,
+        settle_timeout: float = 10.0,
+        idle_window: float = 0.25,
+        http_timeout: float = 5.0,
+        extra_urls: list[str] | None = None,
+        patterns: list[str] | None = None,
+        server_port: int | None = None,
+    ) -> None:
+        self.metrics_url = metrics_url
+        self.resources_url = resources_url
+        self.extra_urls = extra_urls or []
+        self.patterns = [re.compile(p) for p in patterns or []]
+        self.server_port = server_port
+        self.pid = pid
+        self.settle_timeout = settle_timeout
+        self.idle_window = idle_window
+        self.http_timeout = http_timeout
+        self._warned: set[str] = set()
+        self.warnings: list[str] = []  # new since the last sample, reported once each
+        self._process = psutil.Process(pid) if pid else None
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warnings.append(message)
+            logger.warning(message)
+
+    def scrape(self) -> dict[str, float]:
+        """The server's own figures; {} when it has none. Unreachable -> TargetError."""
+        figures: dict[str, float] = {}
+        sources = [(self.metrics_url, parse_metrics), (self.resources_url, parse_json)]
+        sources += [(url, parse_metrics) for url in self.extra_urls]
+        for url, parse in sources:
+            if not url:
+                continue
+            try:
+                text = http_get(url, self.http_timeout)
+            except (urllib.error.URLError, OSError) as exc:
+                if isinstance(exc, urllib.error.HTTPError):
+                    self._warn_once(url, f"{url} answered HTTP {exc.code}; ignoring it")
+                    continue
+                raise TargetError(f"server not reachable at {url}: {exc}") from None
+            try:
+                figures.update(parse(text))
+            except ValueError as exc:
+                self._warn_once(url, f"{url} did not return parseable figures ({exc}); ignoring it")
+        if self.patterns:
+            figures = {
+                name: value for name, value in figures.items()
+                if name == CLIENT_GAUGE or any(p.search(name) for p in self.patterns)
+            }
+        return figures
+
+    def live_clients(self, figures: dict[str, float]) -> float:
+        """Connected clients: the server's own gauge, else its established TCP connections
+        on the chat port, else 0 (nothing to wait for)."""
+        if CLIENT_GAUGE in figures:
+            return figures[CLIENT_GAUGE]
+        if self._process is None or self.server_port is None:
+            return 0.0
+        count = 0
+        for proc in self.processes():
+            try:
+                count += sum(
+                    1 for c in proc.net_connections(kind="tcp")
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.server_port
+                )
+            except psutil.NoSuchProcess:
+                continue
+        return float(count)
+
+    def wait_quiet(self) -> tuple[bool, float]:
+        """Wait until the server reports no live clients; (reached, seconds waited)."""
+        start = time.monotonic()
+        delay = 0.01
+        while True:
+            figures = self.scrape()
+            if self.live_clients(figures) == 0.0:
+                return True, time.monotonic() - start
+            if time.monotonic() - start > self.settle_timeout:
+                return False, time.monotonic() - start
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def processes(self) -> list[psutil.Process]:
+        if self._process is None:
+            return []
+        if not self._process.is_running():
+            raise TargetError(f"server process {self.pid} is gone")
+        try:
+            return [self._process, *self._process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            raise TargetError(f"server process {self.pid} is gone") from None
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self.processes():
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def process_figures(self) -> dict[str, Any]:
+        """RSS, fds, threads and TCP states of the server's process tree; CPU while idle."""
+        if self._process is None:
+            return {}
+        before = self.cpu_seconds()
+        time.sleep(self.idle_window)
+        idle_cpu = max(0.0, self.cpu_seconds() - before) / self.idle_window
+        rss = fds = threads = 0
+        states: Counter[str] = Counter()
+        for proc in self.processes():
+            try:
+                with proc.oneshot():
+                    rss += proc.memory_info().rss
+                    fds += proc.num_fds()
+                    threads += proc.num_threads()
+                    for conn in proc.net_connections(kind="tcp"):
+                        states[conn.status] += 1
+            except psutil.NoSuchProcess:
+                continue
+        return {
+            "rss_bytes": rss,
+            "open_fds": fds,
+            "threads": threads,
+            "tcp": dict(states),
+            "close_wait": states.get(psutil.CONN_CLOSE_WAIT, 0),
+            "idle_cpu": round(idle_cpu, 4),
+        }
+
+    def sample(self) -> dict[str, Any]:
+        process = self.process_figures()
+        sample: dict[str, Any] = {"server": self.scrape(), "process": process}
+        if self.warnings:
+            sample["warnings"], self.warnings = self.warnings, []
+        return sample
+
+
+def parse_json(text: str) -> dict[str, float]:
+    """The numeric top-level fields of a JSON object (the /debug/resources document)."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    return {
+        k: float(v)
+        for k, v in document.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def http_base(ws_url: str) -> str:
+    parts = urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}"
+
+
+def url_option(value: str, default: str) -> str | None:
+    """'' means the default derived from the chat URL; 'none' means no such endpoint."""
+    if value == "none":
+        return None
+    return value or default
+
+
+def sampler_for(
+    ws_url: str,
+    metrics_url: str = "",
+    resources_url: str = "",
+    extra_urls: list[str] | None = None,
+    patterns: list[str] | None = None,
+    pid: int | None = None,
+    settle_timeout: float = 10.0,
+) -> Sampler:
+    """The sampler of a chat server at `ws_url`; endpoints default to /metrics and
+    /debug/resources on the same host and port."""
+    base = http_base(ws_url)
+    return Sampler(
+        metrics_url=url_option(metrics_url, f"{base}/metrics"),
+        resources_url=url_option(resources_url, f"{base}/debug/resources"),
+        extra_urls=extra_urls,
+        patterns=patterns,
+        pid=pid,
+        server_port=urlsplit(ws_url).port,
+        settle_timeout=settle_timeout,
+    )

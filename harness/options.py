@@ -1,0 +1,105 @@
+"""What a run is asked to do (the CLI's options, validated once)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import scenarios
+from harness.errors import UsageError
+
+SCENARIO_DIR = Path(scenarios.__file__).parent
+PAGE = "page"  # the chat page in a real browser (harness/page.py), not a Locust file
+SCENARIOS = (
+    "mixed", "clean_close", "abrupt_drop", "midreply_close", "audio_drop",
+    "interrupt_close", "reconnect_storm", "page_session", PAGE,
+)
+
+
+def scenario_file(name: str) -> Path:
+    if name not in SCENARIOS or name == PAGE:
+        raise UsageError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+    return SCENARIO_DIR / f"{name}.py"
+
+
+def default_out() -> Path:
+    return Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+@dataclass
+class RunOptions:
+    cycles: int = 50
+    users: int = 10
+    scenario: str = "mixed"
+    warmup: int | None = None
+    leaks: tuple[str, ...] = ()
+    out: Path = field(default_factory=default_out)
+    baseline: Path | None = None
+    settle_timeout: float = 10.0
+    reply_timeout: float = 10.0
+    stop_early: bool = False
+    server_cmd: str | None = None
+    target: str | None = None
+    pid: int | None = None
+    metrics_url: str | None = None
+    metrics: tuple[str, ...] = ()
+    ws_path: str = "/client-ws"
+    fake_llm: bool = False
+    ready_timeout: float = 15.0
+    workers: int = 0
+    page_leak: str = ""
+
+    @property
+    def bundled(self) -> bool:
+        return self.server_cmd is None and self.target is None
+
+    def validate(self) -> None:
+        self.validate_target()
+        if self.cycles < 1:
+            raise UsageError("--cycles must be at least 1")
+        if self.baseline is not None and not self.baseline.exists():
+            raise UsageError(f"baseline {self.baseline} does not exist")
+        if self.out.exists() and any(self.out.iterdir()):
+            raise UsageError(f"{self.out} already holds a run; choose another --out")
+
+    def validate_target(self) -> None:
+        """What `run` and `ui` both check."""
+        if self.scenario == PAGE:
+            if not self.bundled:
+                raise UsageError("--scenario page drives the bundled server's chat page")
+            if self.workers:
+                raise UsageError("--scenario page runs in one browser; --workers does not apply")
+        else:
+            scenario_file(self.scenario)
+            if self.page_leak:
+                raise UsageError("--page-leak goes with --scenario page")
+        if self.cycles < 0:
+            raise UsageError("--cycles must be at least 1 (0: until stopped, in the UI)")
+        if self.workers < 0:
+            raise UsageError("--workers must be 0 (one process) or more")
+        if self.users < 1:
+            raise UsageError("--users must be at least 1")
+        if self.warmup is not None and not 0 <= self.warmup < self.cycles:
+            raise UsageError("--warmup must be between 0 and cycles - 1")
+        if self.server_cmd and self.target:
+            raise UsageError("give either --server-cmd or --target, not both")
+        if self.leaks and not self.bundled:
+            raise UsageError("--leak applies to the bundled server only")
+        if self.pid is not None and self.target is None:
+            raise UsageError("--pid goes with --target (a server the harness did not start)")
+        for pattern in self.metrics:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise UsageError(f"--metric {pattern!r} is not a regular expression: {exc}") from None
+
+    def to_meta(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out"] = str(self.out)
+        data["baseline"] = str(self.baseline) if self.baseline else None
+        data["leaks"] = list(self.leaks)
+        data["metrics"] = list(self.metrics)
+        return data

@@ -1,0 +1,117 @@
+"""`harness run` end to end: bundled server, Locust child, verdict, files, exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.commands.run import run
+from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from harness.options import RunOptions
+from harness.rundir.store import load_run
+
+pytestmark = pytest.mark.integration
+
+REPORT_FILES = (
+    "samples.jsonl", "summary.json", "summary.md", "junit.xml", "latency.png",
+    "resources.png", "memory.png", "locust.html", "server.log", "run.json", "status.json",
+)
+
+
+def summary(out: Path) -> dict:
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_fixed_server_passes_and_writes_every_report(tmp_path: Path) -> None:
+    """The fixed server passes; every report file is written; samples have one line per
+    cycle with U sessions each and a probe latency."""
+    out = tmp_path / "fixed"
+    assert main(["run", "--cycles", "8", "--out", str(out)]) == EXIT_PASS
+    for name in REPORT_FILES:
+        assert (out / name).stat().st_size > 0, name
+    lines = load_run(out).lines
+    assert [line["cycle"] for line in lines] == list(range(1, 9))
+    assert all(line["sessions"]["attempted"] == 10 == line["sessions"]["completed"] for line in lines)
+    assert all(line["probe"]["ok"] and line["probe"]["reply_ms"] > 0 for line in lines)
+    assert summary(out)["verdict"] == "pass"
+    # A saved run re-judges to the same verdict without any load.
+    assert main(["gate", str(out)]) == EXIT_PASS
+    assert main(["gate", str(out), "--baseline", str(out / "summary.json")]) == EXIT_PASS
+
+
+@pytest.mark.parametrize(
+    ("fault", "caught_by"),
+    [
+        ("tasks", "chat_asyncio_tasks"),
+        ("contexts", "chat_tts_workers"),
+        ("buffers", "chat_audio_buffers"),
+        ("heartbeats", "chat_heartbeats"),
+        ("handlers", "chat_message_handler_clients"),
+        ("wakeword", "chat_wake_word_clients"),
+        ("memory", "chat_agent_memory_messages"),
+    ],
+)
+def test_each_fault_fails_the_run_and_is_named(tmp_path: Path, fault: str, caught_by: str) -> None:
+    """Every fault in the catalogue exits 1 and the summary names the metric that caught it."""
+    out = tmp_path / fault
+    assert main(["run", "--cycles", "8", "--leak", fault, "--out", str(out)]) == EXIT_FAIL
+    result = summary(out)
+    assert result["verdict"] == "leak"
+    assert caught_by in result["caught_by"]
+    assert caught_by in (out / "summary.md").read_text()
+    junit = (out / "junit.xml").read_text()
+    assert f'name="{caught_by}"><failure' in junit
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    """Unknown scenario or fault, a run directory in use, a missing run: exit 2."""
+    assert main(["run", "--scenario", "nope"]) == EXIT_USAGE
+    assert main(["run", "--leak", "nope"]) == EXIT_USAGE
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "samples.jsonl").write_text("")
+    assert main(["run", "--out", str(taken)]) == EXIT_USAGE
+    assert main(["gate", str(tmp_path)]) == EXIT_USAGE
+
+
+def test_server_dying_mid_run_is_inconclusive_and_keeps_samples(tmp_path: Path) -> None:
+    """Killing the server after cycle 3: the run stops, says which cycle, keeps the
+    sampled cycles, exits 3, and leaves no child process behind."""
+    out = tmp_path / "dies"
+    pid: list[int] = []
+    killed = threading.Event()
+
+    def echo(message: str) -> None:
+        if message.startswith("bundled server on"):
+            pid.append(int(message.split("(pid ")[1].split(",")[0]))
+        if message.startswith("cycle 3/") and not killed.is_set():
+            killed.set()
+            os.kill(pid[0], signal.SIGKILL)
+
+    judgement = run(RunOptions(cycles=30, out=out), echo)
+    assert killed.is_set()
+    assert judgement.exit_code == EXIT_INCONCLUSIVE
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] in ("server-died", "aborted")
+    assert status["message"].startswith("cycle 4") or "server process" in status["message"]
+    assert 3 <= len(load_run(out).lines) < 30
+    assert any("ended early" in r for r in summary(out)["reasons"])
+
+
+def test_report_and_compare_rerender(tmp_path: Path) -> None:
+    """report re-renders a saved run; compare overlays two runs in one figure."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["run", "--cycles", "5", "--users", "4", "--out", str(a)]) == EXIT_PASS
+    assert main(["run", "--cycles", "5", "--users", "4", "--leak", "tasks", "--out", str(b)]) == EXIT_FAIL
+    (a / "latency.png").unlink()
+    assert main(["report", str(a)]) == 0
+    assert (a / "latency.png").stat().st_size > 10_000
+    figure = tmp_path / "compare.png"
+    assert main(["compare", str(a), str(b), "--out", str(figure)]) == 0
+    assert figure.stat().st_size > 10_000

@@ -1,0 +1,215 @@
+"""The verdict rules on synthetic series of known shape (pure, no I/O)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.judge.analysis import (
+    DEGRADED,
+    INCONCLUSIVE,
+    LEAK,
+    PASS,
+    Config,
+    analyze,
+    default_warmup,
+    holm,
+)
+from tests.harness.judge.synthetic import MiB, make_lines
+
+
+def failing(lines, **kw) -> dict[str, str]:
+    result = analyze(lines, Config(**kw))
+    return {m.name: m.verdict for m in result.failing()}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_flat_with_heavy_tailed_noise_passes(seed: int) -> None:
+    """Flat series with Student-t noise (outliers of several x) never fail: 20 seeds."""
+    lines = make_lines(noise=0.05, seed=seed)
+    result = analyze(lines)
+    assert result.verdict == PASS, [m.reason for m in result.failing()]
+
+
+def test_linear_task_leak_is_reported_per_session() -> None:
+    """Two leaked tasks per cycle of 10 sessions: 0.2 tasks per session."""
+    lines = make_lines(tasks=lambda t: 2 + 2 * t)
+    result = analyze(lines)
+    assert result.verdict == LEAK
+    tasks = result.metrics["chat_asyncio_tasks"]
+    assert tasks.verdict == LEAK and tasks.slope_per_session == pytest.approx(0.2)
+    assert "0.2 per session" in tasks.reason
+
+
+def test_linear_memory_leak() -> None:
+    """RSS growing 64 KiB per session, with noise, is a memory leak."""
+    lines = make_lines(rss=lambda t: 30 * MiB + t * 640 * 1024, noise=0.002)
+    result = analyze(lines)
+    assert result.metrics["memory.rss"].verdict == LEAK
+    assert result.metrics["memory.rss"].slope_per_session == pytest.approx(64 * 1024, rel=0.1)
+
+
+def test_slow_leak_one_percent_per_cycle() -> None:
+    """+1% per cycle over 50 cycles: memory leaks and the probe latency degrades."""
+    lines = make_lines(
+        rss=lambda t: 30 * MiB * (1 + 0.01 * t),
+        probe=lambda t: 20.0 * (1 + 0.01 * t),
+        noise=0.01,
+        seed=3,
+    )
+    verdicts = failing(lines)
+    assert verdicts["memory.rss"] == LEAK
+    assert verdicts["probe.reply_ms"] == DEGRADED
+
+
+def test_warmup_then_flat_is_not_a_leak() -> None:
+    """RSS climbing in steps over 30 cycles (allocator warm-up) then flat to 50 passes.
+    This is the shape measured on a correct asyncio server: 26.5 -> 33 MiB."""
+    lines = make_lines(rss=lambda t: 26.5 * MiB + min(t, 30) // 3 * (0.65 * MiB), noise=0.001)
+    result = analyze(lines)
+    assert result.metrics["memory.rss"].verdict == PASS
+    assert result.verdict == PASS
+
+
+def test_bounded_saw_tooth_passes() -> None:
+    """A cache that fills and is flushed every 10 cycles is bounded: not a leak."""
+    lines = make_lines(
+        rss=lambda t: 30 * MiB + (t % 10) * 0.5 * MiB,
+        tasks=lambda t: 2 + (t % 5),
+        probe=lambda t: 20 + (t % 7),
+    )
+    assert analyze(lines).verdict == PASS
+
+
+def test_step_change_in_latency_degrades() -> None:
+    """Reply latency that doubles half-way through is a degradation."""
+    lines = make_lines(probe=lambda t: 20.0 if t < 25 else 40.0, noise=0.02, seed=1)
+    result = analyze(lines)
+    assert result.verdict == DEGRADED
+    assert result.metrics["probe.reply_ms"].ratio == pytest.approx(2.0, rel=0.1)
+
+
+def test_one_off_step_in_memory_or_tasks_is_not_a_leak() -> None:
+    """A single allocation (+5 MiB once) or one extra long-lived task is not growth."""
+    lines = make_lines(
+        rss=lambda t: 30 * MiB + (5 * MiB if t >= 25 else 0), tasks=lambda t: 2 + (t >= 20)
+    )
+    assert analyze(lines).verdict == PASS
+
+
+def test_per_client_residue_is_a_leak() -> None:
+    """A per-client gauge that stays above 0 after quiesce is a leak even when flat."""
+    lines = make_lines(per_client={"chat_heartbeats": lambda t: 1 if t > 30 else 0})
+    result = analyze(lines)
+    assert result.metrics["chat_heartbeats"].verdict == LEAK
+    assert "stays at 1" in result.metrics["chat_heartbeats"].reason
+
+
+def test_per_client_gauge_that_goes_back_passes() -> None:
+    """Residue that returns to 0 by the end is not a leak."""
+    lines = make_lines(per_client={"chat_heartbeats": lambda t: 1 if 10 < t < 40 else 0})
+    assert analyze(lines).metrics["chat_heartbeats"].verdict == PASS
+
+
+def test_fd_leak_by_growth_rule() -> None:
+    """One fd per cycle is a leak of process.open_fds."""
+    lines = make_lines(fds=lambda t: 11 + t)
+    assert failing(lines) == {"process.open_fds": LEAK}
+
+
+def test_idle_cpu_rising_is_orphaned_work() -> None:
+    """A server whose idle CPU climbs from 0 to 40% of a core is running orphaned work."""
+    lines = make_lines(idle_cpu=lambda t: 0.01 * t)
+    assert failing(lines)["process.idle_cpu"] == LEAK
+
+
+def test_mostly_failed_cycle_is_inconclusive() -> None:
+    """A cycle where most sessions failed makes the run inconclusive, not a pass."""
+    lines = make_lines(failed=lambda t: 8 if t == 12 else 0)
+    result = analyze(lines)
+    assert result.verdict == INCONCLUSIVE
+    assert "cycle 13: 8 of 10 sessions failed (reply timeout x8)" in result.reasons[0]
+
+
+def test_no_probe_reply_is_inconclusive() -> None:
+    """A run where no probe completed a reply is not a pass."""
+    result = analyze(make_lines(probe_ok=lambda t: False))
+    assert result.verdict == INCONCLUSIVE
+    assert any("no probe completed" in r for r in result.reasons)
+
+
+def test_too_few_cycles_is_inconclusive() -> None:
+    """Three cycles cannot be judged."""
+    result = analyze(make_lines(cycles=3))
+    assert result.verdict == INCONCLUSIVE and "only 2 cycles" in result.reasons[0]
+
+
+def test_server_died_with_hard_evidence_is_still_a_leak() -> None:
+    """A run cut short by the server dying keeps a counter leak it already showed."""
+    lines = make_lines(cycles=20, tasks=lambda t: 2 + 3 * t)
+    died = {"state": "server-died", "message": "cycle 21: server not reachable"}
+    assert analyze(lines, status=died).verdict == LEAK
+    assert analyze(make_lines(cycles=20), status=died).verdict == INCONCLUSIVE
+
+
+def test_holm_adjustment() -> None:
+    """Holm: sorted p-values times (m - rank), made monotone, capped at 1."""
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([0.9, 0.8]) == [1.0, 1.0]
+
+
+def test_default_warmup() -> None:
+    """A tenth of the run, between 1 and 5 cycles."""
+    assert [default_warmup(n) for n in (5, 10, 20, 50, 200)] == [1, 1, 2, 5, 5]
+
+
+def test_heavy_tailed_latency_noise_alone_never_degrades() -> None:
+    """Across 50 seeds of pure noise the latency rule raises no alarm."""
+    alarms = 0
+    for seed in range(50):
+        result = analyze(make_lines(noise=0.1, seed=seed))
+        alarms += result.verdict != PASS
+    assert alarms == 0
+    assert np.isfinite(result.metrics["probe.reply_ms"].p_value or 0)
+
+
+def test_early_decision_on_a_counter_leak() -> None:
+    """A residue leak is decided at the first look after warm-up + 4 cycles."""
+    from harness.judge.early import decision_cycle
+
+    lines = make_lines(per_client={"chat_heartbeats": lambda t: 10 * (t + 1)})
+    decision = decision_cycle(lines, planned_cycles=50)
+    assert decision is not None and decision.cycle == 5 + 4
+    assert decision.analysis.metrics["chat_heartbeats"].verdict == LEAK
+
+
+def test_early_decision_never_on_noise() -> None:
+    """Looking after every cycle does not turn heavy-tailed noise into an alarm."""
+    from harness.judge.early import decision_cycle
+
+    for seed in range(20):
+        assert decision_cycle(make_lines(noise=0.1, seed=seed), planned_cycles=50) is None
+
+
+MEASURED_WARMUP_MIB = [  # RSS of the fixed bundled server, 30 cycles of mixed at U=10
+    29.9, 30.3, 30.8, 30.9, 30.9, 31.0, 31.4, 31.9, 32.4, 32.8, 33.3, 33.9, 34.4, 34.9, 35.3,
+    35.3, 35.3, 35.3, 35.3, 35.3, 35.4, 35.4, 35.4, 35.5, 35.5, 35.7, 36.2, 36.2, 36.2, 36.2,
+]
+
+
+def test_measured_allocator_warmup_is_not_a_leak() -> None:
+    """The measured warm-up of the fixed server (a 20 KiB/session ramp that levels off
+    into steps) passes: the later half's growth is too small to be a leak."""
+    lines = make_lines(cycles=30, rss=lambda t: MEASURED_WARMUP_MIB[t] * MiB)
+    result = analyze(lines)
+    assert result.metrics["memory.rss"].verdict == PASS
+    assert result.verdict == PASS
+
+
+def test_memory_needs_enough_cycles() -> None:
+    """A short run leaves memory unjudged (inconclusive for that metric only)."""
+    lines = make_lines(cycles=12, rss=lambda t: 30 * MiB + t * MiB)
+    result = analyze(lines)
+    assert result.metrics["memory.rss"].verdict == INCONCLUSIVE
+    assert "too few" in result.metrics["memory.rss"].reason
+    assert result.verdict == PASS
