@@ -31,7 +31,7 @@ def main() -> int:
             if sampling:
                 sampler.sample()
             probe = run_probe(server.ws_url)
-            (on if sampling else off).append(probe["reply_ms"])
+            (on if sampling else off).append(probe.reply_ms)
     med_on, med_off = statistics.median(on), statistics.median(off)
     print(json.dumps({
         "benchmark": "probe_overhead",

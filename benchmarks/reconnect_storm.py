@@ -46,9 +46,9 @@ def harness_storm(users: int, cycles: int, workdir: Path) -> float:
     """Sessions per second of wave time in a reconnect_storm run of the harness."""
     out = workdir / "storm"
     run(RunOptions(cycles=cycles, users=users, scenario="reconnect_storm", out=out), lambda m: None)
-    lines = load_run(out).lines
-    sessions = sum(line["sessions"]["completed"] for line in lines)
-    return sessions / sum(line["wave_s"] for line in lines)
+    samples = load_run(out).samples
+    sessions = sum(s.sessions.completed for s in samples)
+    return sessions / sum(s.wave_s for s in samples)
 
 
 def main() -> int:

@@ -21,8 +21,8 @@ from harness.rundir.store import load_run
 def rate(workers: int, users: int, cycles: int, out: Path) -> float:
     run(RunOptions(cycles=cycles, users=users, scenario="reconnect_storm", workers=workers, out=out),
         lambda m: None)
-    lines = load_run(out).lines
-    return sum(line["sessions"]["completed"] for line in lines) / sum(line["wave_s"] for line in lines)
+    samples = load_run(out).samples
+    return sum(s.sessions.completed for s in samples) / sum(s.wave_s for s in samples)
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""The leak-detection harness. Nothing under harness/ imports locust except at run time
-inside the Locust process (scenarios/); keep it that way: locust monkey-patches gevent."""
+"""The leak-detection harness: target -> load -> observe -> judge -> report (README "How it
+works"). Only load/ imports locust, and only inside the Locust process: its import
+monkey-patches gevent into the whole process. `lint-imports` holds this."""
 
 __version__ = "0.1.0"

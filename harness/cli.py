@@ -1,4 +1,6 @@
-"""The `harness` command: thin click wrappers over runner, report and gate."""
+"""The `harness` command: thin Click wrappers over the commands and stages.
+
+Each command returns its exit code; `main` is the one place that turns errors into codes."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ from typing import Any
 
 import click
 
+from harness import __version__
 from harness.errors import EXIT_USAGE, HarnessError
 from harness.judge.analysis import Config
-from harness.options import SCENARIOS, RunOptions
-from harness.report.summary import headline, judge, write_reports
-from harness.rundir.store import load_run
-
-from . import __version__
+from harness.judge.verdict import Judgement, judge
+from harness.options import SCENARIOS, RunOptions, default_out
+from harness.report.summary import headline, write_reports
+from harness.rundir.store import load_run, read_summary
 
 CONTEXT = {"auto_envvar_prefix": "HARNESS", "help_option_names": ["-h", "--help"]}
 
@@ -75,7 +77,7 @@ def target_options(func):  # type: ignore[no-untyped-def]
               help="With --scenario page: the page's pre-fix behaviour (?leak=...).")
 def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None,
         settle_timeout: float, reply_timeout: float, stop_early: bool, workers: int,
-        page_leak: str, **target: Any) -> None:
+        page_leak: str, **target: Any) -> int:
     """Churn clients in waves against a server and judge leaks and latency.
 
     With no --server-cmd or --target, the bundled server is started and stopped."""
@@ -86,14 +88,13 @@ def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None
                          stop_early=stop_early, workers=workers, page_leak=page_leak, **target)
     if out is not None:
         options.out = out
-    judgement = run_job(options, echo, Config(warmup=warmup))
-    conclude(judgement)
+    return conclude(run_job(options, echo, Config(warmup=warmup)))
 
 
-def conclude(judgement) -> None:  # type: ignore[no-untyped-def]
+def conclude(judgement: Judgement) -> int:
     click.echo(headline(judgement))
     click.echo(f"reports: {judgement.run.path}/summary.md")
-    sys.exit(judgement.exit_code)
+    return judgement.exit_code
 
 
 @cli.command()
@@ -102,65 +103,70 @@ def conclude(judgement) -> None:  # type: ignore[no-untyped-def]
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory of the first test [default: reports/ui-<timestamp>].")
 @click.option("--web-port", default=8089, show_default=True)
-def ui(cycles: int, out: Path | None, web_port: int, **target: Any) -> None:
+def ui(cycles: int, out: Path | None, web_port: int, **target: Any) -> int:
     """Locust's web UI with the cycle driver and a live Leaks tab."""
     from harness.commands.ui import serve_ui
-    from harness.options import default_out
 
     options = RunOptions(cycles=cycles, **target)
     options.out = out or default_out().with_name("ui-" + default_out().name)
     options.validate_target()
-    sys.exit(serve_ui(options, echo, web_port))
+    return serve_ui(options, echo, web_port)
 
 
 @cli.command()
 @click.option("--master-host", required=True, help="Where `harness run --workers` or `locust --master` runs.")
 @click.option("--master-port", default=5557, show_default=True)
 @click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS))
-def worker(master_host: str, master_port: int, scenario: str) -> None:
+def worker(master_host: str, master_port: int, scenario: str) -> int:
     """A Locust worker for a master on another machine."""
     import subprocess
 
-    from harness.commands.run import worker_command
+    from harness.load.launch import worker_command
 
     argv = worker_command(scenario, master_host, master_port, None)
     try:
-        sys.exit(subprocess.call(argv))
+        return subprocess.call(argv)
     except KeyboardInterrupt:
-        sys.exit(130)
+        return 130
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)
 @click.option("--warmup", type=int, default=None)
-def gate(run_dir: Path, baseline: Path | None, warmup: int | None) -> None:
+def gate(run_dir: Path, baseline: Path | None, warmup: int | None) -> int:
     """Re-judge a saved run (no load) and exit with its verdict."""
-    judgement = judge(load_run(run_dir), Config(warmup=warmup), baseline)
+    run = load_run(run_dir)
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    reference = read_summary(baseline) if baseline else None
+    judgement = judge(run, Config(warmup=warmup), reference, baseline)
     write_reports(judgement)
-    conclude(judgement)
+    return conclude(judgement)
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def report(run_dir: Path) -> None:
+def report(run_dir: Path) -> int:
     """Re-render the plots and summaries of a saved run."""
     judgement = judge(load_run(run_dir))
     for path in write_reports(judgement):
         click.echo(f"wrote {path}")
     click.echo(headline(judgement))
+    return 0
 
 
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("compare.png"), show_default=True)
-def compare(run_dirs: tuple[Path, ...], out: Path) -> None:
+def compare(run_dirs: tuple[Path, ...], out: Path) -> int:
     """Overlay several runs' curves on one figure."""
     from harness.report.plots import compare_figure
 
     runs = [load_run(path) for path in run_dirs]
-    compare_figure([(r.label, r.lines) for r in runs], out)
+    compare_figure([(r.label, r.samples) for r in runs], out)
     click.echo(f"wrote {out}")
+    return 0
 
 
 @cli.command()
@@ -169,11 +175,10 @@ def compare(run_dirs: tuple[Path, ...], out: Path) -> None:
 @click.option("--users", default=10, show_default=True)
 @click.option("--cpu-hog", is_flag=True, help="Keep one core busy with a spinning process meanwhile.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: reports/selftest-<timestamp>]")
-def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | None) -> None:
+def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | None) -> int:
     """Check the gate on this machine: every fault caught every time, no false alarm."""
     from harness.commands.selftest import selftest as run_selftest
     from harness.commands.selftest import table
-    from harness.options import default_out
 
     out = out or default_out().with_name("selftest-" + default_out().name)
     click.echo(f"selftest: {repeat} x (fixed + every fault), {cycles} cycles of {users} -> {out}"
@@ -182,7 +187,7 @@ def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | No
     click.echo(table(rows))
     ok = all(row.ok for row in rows)
     click.echo("selftest passed" if ok else "selftest FAILED")
-    sys.exit(0 if ok else 1)
+    return 0 if ok else 1
 
 
 @cli.command("fake-llm")
@@ -190,33 +195,33 @@ def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | No
 @click.option("--port", default=0, show_default=True, help="0 picks a free port (printed as LISTENING <port>).")
 @click.option("--prefill-us-per-token", default=20.0, show_default=True)
 @click.option("--decode-ms-per-token", default=1.0, show_default=True)
-def fake_llm(host: str, port: int, prefill_us_per_token: float, decode_ms_per_token: float) -> None:
+def fake_llm(host: str, port: int, prefill_us_per_token: float, decode_ms_per_token: float) -> int:
     """An OpenAI-compatible model server that costs nothing.
 
     POST /v1/chat/completions (streaming or not), GET /v1/models, POST /v1/audio/speech
     (a short WAV), GET /metrics (fake_llm_prompt_tokens histogram, request counts)."""
     from harness.target.fakellm import main as fake_main
 
-    sys.exit(fake_main(["--host", host, "--port", str(port),
-                        "--prefill-us-per-token", str(prefill_us_per_token),
-                        "--decode-ms-per-token", str(decode_ms_per_token)]))
+    return fake_main(["--host", host, "--port", str(port),
+                      "--prefill-us-per-token", str(prefill_us_per_token),
+                      "--decode-ms-per-token", str(decode_ms_per_token)])
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.option("--leak", "leaks", multiple=True, type=click.Choice(fault_names()))
 @click.argument("server_args", nargs=-1, type=click.UNPROCESSED)
-def serve(leaks: tuple[str, ...], server_args: tuple[str, ...]) -> None:
+def serve(leaks: tuple[str, ...], server_args: tuple[str, ...]) -> int:
     """The bundled server (same as python -m server; other options pass through)."""
     from server.__main__ import main as server_main
 
     argv = [arg for leak in leaks for arg in ("--leak", leak)] + list(server_args)
-    sys.exit(server_main(argv))
+    return server_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (testable without a subprocess)."""
     try:
-        cli.main(args=argv, prog_name="harness", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except HarnessError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
@@ -226,15 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
-    except SystemExit as exc:
+    except SystemExit as exc:  # --help and --version end this way inside Click
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return code if isinstance(code, int) else 0
 
 
 def entry() -> None:
     """Console script: exit with main()'s code."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

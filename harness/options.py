@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import scenarios
 from harness.errors import UsageError
 
-SCENARIO_DIR = Path(scenarios.__file__).parent
-PAGE = "page"  # the chat page in a real browser (harness/page.py), not a Locust file
+PAGE = "page"  # the chat page in a real browser (harness/load/page.py), not a Locust file
 SCENARIOS = (
     "mixed", "clean_close", "abrupt_drop", "midreply_close", "audio_drop",
     "interrupt_close", "reconnect_storm", "page_session", PAGE,
 )
-
-
-def scenario_file(name: str) -> Path:
-    if name not in SCENARIOS or name == PAGE:
-        raise UsageError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
-    return SCENARIO_DIR / f"{name}.py"
 
 
 def default_out() -> Path:
@@ -73,7 +65,8 @@ class RunOptions:
             if self.workers:
                 raise UsageError("--scenario page runs in one browser; --workers does not apply")
         else:
-            scenario_file(self.scenario)
+            if self.scenario not in SCENARIOS:
+                raise UsageError(f"unknown scenario {self.scenario!r}; choose one of: {', '.join(SCENARIOS)}")
             if self.page_leak:
                 raise UsageError("--page-leak goes with --scenario page")
         if self.cycles < 0:
@@ -96,10 +89,31 @@ class RunOptions:
             except re.error as exc:
                 raise UsageError(f"--metric {pattern!r} is not a regular expression: {exc}") from None
 
+    @property
+    def label(self) -> str:
+        """What run.json and the summary call the target."""
+        return self.target or self.server_cmd or "bundled"
+
     def to_meta(self) -> dict[str, Any]:
         data = asdict(self)
         data["out"] = str(self.out)
         data["baseline"] = str(self.baseline) if self.baseline else None
         data["leaks"] = list(self.leaks)
         data["metrics"] = list(self.metrics)
+        data["target"] = self.label
         return data
+
+    @classmethod
+    def from_meta(cls, data: dict[str, Any]) -> RunOptions:
+        """The options of a run.json; fields it lacks (an older or hand-made run) keep their defaults."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        values["out"] = Path(values.get("out", "."))
+        if "baseline" in values:
+            values["baseline"] = Path(values["baseline"])
+        for name in ("leaks", "metrics"):
+            values[name] = tuple(values.get(name) or ())
+        target = values.pop("target", None)
+        if target not in ("bundled", values.get("server_cmd")):
+            values["target"] = target
+        return cls(**values)

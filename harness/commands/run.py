@@ -1,297 +1,153 @@
-"""`harness run`: start the server, drive Locust in a child process, judge, report.
-
-Locust runs in its own process because importing it monkey-patches the whole process
-with gevent; this process only starts it, follows samples.jsonl and stops everything.
-"""
+"""`harness run`: start the target, start the load, judge each sample as it arrives,
+render the reports, return the judgement (cli turns it into the exit code)."""
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 from harness.judge.analysis import Config
-from harness.judge.early import EarlyStop
-from harness.load.driver import SAMPLES_FILE, STATUS_FILE, CycleDriver, SampleLog, progress_line, write_status
+from harness.judge.verdict import Judge, Judgement, judge
+from harness.load.driver import CycleDriver
+from harness.load.launch import LocustProcess, start_locust
 from harness.load.page import PageSessions
 from harness.observe.sampler import http_base, sampler_for
-from harness.options import PAGE, RunOptions, scenario_file
-from harness.report.summary import Judgement, judge, write_reports
-from harness.rundir.store import META_FILE, load_run
-from harness.target.process import CommandServer, RunningTarget, ServerProcess, free_port, stop_group
-
-Target = ServerProcess | RunningTarget
+from harness.options import PAGE, RunOptions
+from harness.report.summary import progress_line, write_reports
+from harness.rundir.records import CycleSample, Run, RunMeta, RunStatus
+from harness.rundir.store import (
+    SampleFollower,
+    SampleLog,
+    read_meta,
+    read_status,
+    read_summary,
+    write_meta,
+    write_status,
+)
+from harness.target.up import Running, target_up
 
 Echo = Callable[[str], None]
 STALL_TIMEOUT = 300.0
 QUIT_GRACE = 30.0
-
-
-def locust_command(options: RunOptions, target: Target, extra_metrics: list[str]) -> list[str]:
-    out = options.out
-    argv = [
-        sys.executable, "-m", "locust",
-        "-f", str(scenario_file(options.scenario)),
-        "--headless", "--only-summary",
-        "-u", str(options.users), "-r", str(max(options.users, 100)),
-        "--host", target.ws_url,
-        "--cycles", str(options.cycles),
-        "--run-dir", str(out),
-        "--settle-timeout", str(options.settle_timeout),
-        "--reply-timeout", str(options.reply_timeout),
-        "--html", str(out / "locust.html"),
-        "--logfile", str(out / "locust.log"),
-        "--loglevel", "INFO",
-    ]
-    if target.pid:
-        argv += ["--server-pid", str(target.pid)]
-    for name, value in endpoints(options, target).items():
-        if value:
-            argv += [f"--{name.replace('_', '-')}", value]
-    for url in extra_metrics:
-        argv += ["--extra-metrics-url", url]
-    for pattern in options.metrics:
-        argv += ["--metric", pattern]
-    return argv
-
-
-def endpoints(options: RunOptions, target: Target) -> dict[str, str]:
-    """Where the server's figures are: '' derives them from the chat URL (the bundled
-    server's /metrics and /debug/resources), 'none' means the server has none."""
-    if options.bundled:
-        return {"metrics_url": "", "resources_url": ""}
-    metrics = (options.metrics_url or "none").replace("{port}", str(target.port))
-    return {"metrics_url": metrics, "resources_url": "none"}
-
-
-def make_target(options: RunOptions, llm_url: str) -> Target:
-    log = options.out / "server.log"
-    if options.target:
-        return RunningTarget(options.target, options.pid)
-    if options.server_cmd:
-        return CommandServer(options.server_cmd, options.ws_path, log, llm_url=llm_url)
-    extra = ("--llm-url", llm_url) if llm_url else ()
-    return ServerProcess.bundled(options.leaks, log_path=log, extra=extra)
-
-
-def describe(options: RunOptions, target: Target) -> str:
-    if options.target:
-        pid = f" (pid {target.pid})" if target.pid else " (no pid: process figures unavailable)"
-        return f"target {target.ws_url}{pid}"
-    kind = "server-cmd" if options.server_cmd else "bundled server"
-    leaks = f", leaks: {','.join(options.leaks) or 'none'}" if options.bundled else ""
-    return f"{kind} on {target.ws_url} (pid {target.pid}{leaks})"
-
-
-class LocustProcess:
-    """The Locust child; stopped (SIGINT, then SIGTERM, then SIGKILL) in `stop`."""
-
-    def __init__(self, argv: list[str], log: Path) -> None:
-        self._log = open(log, "ab")
-        self.proc = subprocess.Popen(
-            argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        stop_group(self.proc, ((signal.SIGINT, QUIT_GRACE), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)))
-        self._log.close()
-
-
-class Follower:
-    """Reads new complete lines of samples.jsonl as the driver appends them."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.last_new = time.monotonic()
-
-    def new_lines(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        lines = [json.loads(raw) for raw in complete.splitlines() if raw.strip()]
-        if lines:
-            self.last_new = time.monotonic()
-        return lines
-
-
-def report_line(line: dict[str, Any], cycles: int, echo: Echo) -> None:
-    echo(progress_line(line, cycles))
-    for warning in line.get("warnings", []):
-        echo(f"warning: {warning}")
-
-
-def follow(
-    options: RunOptions,
-    locust: LocustProcess,
-    server: Target,
-    echo: Echo,
-    early: EarlyStop | None = None,
-) -> str | None:
-    """Print a progress line per cycle until Locust exits; returns why it was cut short."""
-    follower = Follower(options.out / SAMPLES_FILE)
-    status_path = options.out / STATUS_FILE
-    finished_at: float | None = None
-    while locust.running():
-        for line in follower.new_lines():
-            report_line(line, options.cycles, echo)
-            if early is not None and early.add(line):
-                return None
-        if not server.alive():
-            time.sleep(1.0)  # let the driver notice and write its status first
-            if locust.running() and not status_path.exists():
-                code = server.proc.poll() if server.proc is not None else "?"
-                return f"server process exited with code {code}"
-        if status_path.exists():
-            finished_at = finished_at or time.monotonic()
-            if time.monotonic() - finished_at > QUIT_GRACE:
-                return "Locust did not exit after the last cycle"
-        elif time.monotonic() - follower.last_new > STALL_TIMEOUT:
-            return f"no cycle finished in {STALL_TIMEOUT:g} s"
-        time.sleep(0.1)
-    for line in follower.new_lines():
-        report_line(line, options.cycles, echo)
-    if not status_path.exists():
-        return f"Locust exited with code {locust.proc.returncode} before the run finished (see locust.log)"
-    return None
-
-
-@contextmanager
-def target_up(options: RunOptions, echo: Echo) -> Iterator[tuple[Target, list[str]]]:
-    """The server under test (and the fake LLM, if asked), stopped on the way out."""
-    started: list[ServerProcess | RunningTarget] = []
-    try:
-        extra_metrics: list[str] = []
-        llm_url = ""
-        if options.fake_llm:
-            fake = ServerProcess([sys.executable, "-m", "harness.target.fakellm", "--port", "0"],
-                                 options.out / "fake-llm.log")
-            started.append(fake)
-            fake.start()
-            llm_url = f"{fake.http_url}/v1"
-            extra_metrics.append(f"{fake.http_url}/metrics")
-            echo(f"fake LLM on {llm_url}")
-        server = make_target(options, llm_url)
-        started.append(server)
-        server.start(timeout=options.ready_timeout)
-        echo(describe(options, server))
-        yield server, extra_metrics
-    finally:
-        for process in reversed(started):
-            process.stop()
-
-
-def start_locust(options: RunOptions, server: Target, extra_metrics: list[str]) -> list[LocustProcess]:
-    """The Locust process, or a master and its local workers with --workers N."""
-    argv = locust_command(options, server, extra_metrics)
-    out = options.out
-    if not options.workers:
-        return [LocustProcess(argv, out / "locust.out")]
-    port = free_port()
-    master = argv + ["--master", "--expect-workers", str(options.workers),
-                     "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-    processes = [LocustProcess(master, out / "locust.out")]
-    for i in range(1, options.workers + 1):
-        processes.append(LocustProcess(worker_command(options.scenario, "127.0.0.1", port,
-                                                      out / f"worker-{i}.log"), out / f"worker-{i}.out"))
-    return processes
-
-
-def worker_command(scenario: str, master_host: str, master_port: int, logfile: Path | None) -> list[str]:
-    argv = [sys.executable, "-m", "locust", "-f", str(scenario_file(scenario)), "--worker",
-            "--master-host", master_host, "--master-port", str(master_port)]
-    if logfile is not None:
-        argv += ["--logfile", str(logfile)]
-    return argv
-
-
-def run_locust(
-    options: RunOptions, server: Target, extra_metrics: list[str], echo: Echo, early: EarlyStop | None
-) -> str | None:
-    """The cycles in Locust (one process, or master and workers); why they were cut short."""
-    locusts: list[LocustProcess] = []
-    try:
-        locusts = start_locust(options, server, extra_metrics)
-        cut_short = follow(options, locusts[0], server, echo, early)
-        if early is not None and early.decided is not None:
-            locusts[0].stop()
-        return cut_short
-    finally:
-        for process in locusts:
-            process.stop()
-
-
-def run_pages(
-    options: RunOptions, server: Target, extra_metrics: list[str], echo: Echo, early: EarlyStop | None
-) -> None:
-    """The cycles in a headless Chromium, driven from this process (no Locust)."""
-    sampler = sampler_for(server.ws_url, **endpoints(options, server), extra_urls=extra_metrics,
-                          patterns=list(options.metrics), pid=server.pid,
-                          settle_timeout=options.settle_timeout)
-
-    def on_cycle(line: dict[str, Any]) -> None:
-        report_line(line, options.cycles, echo)
-        if early is not None:
-            early.add(line)
-
-    with PageSessions(http_base(server.ws_url), options.page_leak, options.reply_timeout) as pages:
-        driver = CycleDriver(
-            cycles=options.cycles, users=options.users, run_wave=pages.run_wave, sampler=sampler,
-            probe=pages.probe, log=SampleLog(options.out), on_cycle=on_cycle,
-            stop_requested=lambda: early is not None and early.decided is not None,
-        )
-        write_status(options.out, driver.run())
+DEATH_GRACE = 1.0  # after the server dies, the driver's own status is the better account
 
 
 def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgement:
     """Run the whole job against the target and write the reports."""
     options.validate()
-    out = options.out
-    out.mkdir(parents=True, exist_ok=True)
-    meta = options.to_meta() | {"target": options.target or options.server_cmd or "bundled"}
-    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    options.out.mkdir(parents=True, exist_ok=True)
+    live = Judge(options.cycles, config, stop_early=options.stop_early)
+    progress = Progress(options.cycles, echo, live)
     cut_short: str | None = None
     try:
-        with target_up(options, echo) as (server, extra_metrics):
+        with target_up(options, echo) as running:
+            write_meta(options.out, RunMeta(options, running.target, started=time.time()))
             workers = f" on {options.workers} Locust workers" if options.workers else ""
-            echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {out}")
-            early = EarlyStop(options.cycles, config) if options.stop_early else None
-            if options.scenario == PAGE:
-                run_pages(options, server, extra_metrics, echo, early)
-            else:
-                cut_short = run_locust(options, server, extra_metrics, echo, early)
-            if early is not None and early.decided is not None:
-                decided = early.decided.cycle
-                echo(f"verdict decided at cycle {decided}: stopped early")
-                write_status(out, {"state": "decided", "message": f"decided at cycle {decided}",
-                                   "decided_at": decided, "cycles_asked": options.cycles})
+            echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {options.out}")
+            drive = drive_pages if options.scenario == PAGE else drive_locust
+            cut_short = drive(options, running, progress)
     except KeyboardInterrupt:
         cut_short = "interrupted (Ctrl-C)"
         echo("interrupted: stopping Locust and the server, keeping what was sampled")
-    if cut_short and not (out / STATUS_FILE).exists():
-        write_status(out, {"state": "aborted", "message": cut_short})
-    return finish(out, echo, config, options.baseline)
+    conclude_status(options, live, cut_short, echo)
+    return finish(options, live, config, progress.warnings)
 
 
-def finish(out: Path, echo: Echo, config: Config | None, baseline: Path | None) -> Judgement:
-    run_data = load_run(out)
-    for warning in run_data.warnings:
-        echo(f"warning: {warning}")
-    judgement = judge(run_data, config, baseline)
+class Progress:
+    """Each new sample: one line on the terminal, then to the judge."""
+
+    def __init__(self, cycles: int, echo: Echo, live: Judge) -> None:
+        self.cycles, self.echo, self.live = cycles, echo, live
+        self.warnings: list[str] = []  # lines of samples.jsonl that were not samples
+
+    def __call__(self, sample: CycleSample) -> None:
+        self.echo(progress_line(sample, self.cycles))
+        for warning in sample.warnings:
+            self.echo(f"warning: {warning}")
+        self.live.add(sample)
+
+    def drain(self, follower: SampleFollower) -> None:
+        for sample in follower.new_samples():
+            self(sample)
+        for warning in follower.warnings[len(self.warnings):]:
+            self.echo(f"warning: {warning}")
+            self.warnings.append(warning)
+
+    @property
+    def decided(self) -> bool:
+        return self.live.decided is not None
+
+
+def drive_locust(options: RunOptions, running: Running, progress: Progress) -> str | None:
+    """The cycles in Locust (one process, or master and workers); why they were cut short."""
+    locusts: list[LocustProcess] = []
+    follower = SampleFollower(options.out)
+    try:
+        locusts = start_locust(options, running.target.ws_url)
+        return follow(options, locusts[0], running, follower, progress)
+    finally:
+        for process in locusts:
+            process.stop()
+        progress.drain(follower)  # what was written up to the stop is judged too
+
+
+def follow(
+    options: RunOptions, locust: LocustProcess, running: Running, follower: SampleFollower, progress: Progress
+) -> str | None:
+    """Hand on each sample the Locust child appends until it exits or the verdict is
+    decided; why the run was cut short, if it was."""
+    last_new = time.monotonic()
+    all_in: float | None = None
+    while locust.running() and not progress.decided:
+        seen = len(progress.live.samples)
+        progress.drain(follower)
+        if len(progress.live.samples) > seen:
+            last_new = time.monotonic()
+        if progress.decided:
+            return None
+        if not running.alive() and not locust.wait(DEATH_GRACE):
+            # The driver notices too, writes its own account and quits; it had its moment.
+            return f"server process exited with code {running.exit_code()}"
+        if len(progress.live.samples) >= options.cycles:
+            all_in = all_in or time.monotonic()
+            if time.monotonic() - all_in > QUIT_GRACE:
+                return "Locust did not exit after the last cycle"
+        elif time.monotonic() - last_new > STALL_TIMEOUT:
+            return f"no cycle finished in {STALL_TIMEOUT:g} s"
+        time.sleep(0.1)
+    if not progress.decided and read_status(options.out) is None:
+        return f"Locust exited with code {locust.proc.returncode} before the run finished (see locust.log)"
+    return None
+
+
+def drive_pages(options: RunOptions, running: Running, progress: Progress) -> str | None:
+    """The cycles in a headless Chromium, driven from this process (no Locust)."""
+    target = running.target
+    with PageSessions(http_base(target.ws_url), options.page_leak, options.reply_timeout) as pages:
+        driver = CycleDriver(
+            cycles=options.cycles, users=options.users, run_wave=pages.run_wave,
+            sampler=sampler_for(target, options.settle_timeout), probe=pages.probe,
+            log=SampleLog(options.out), on_cycle=progress, stop_requested=lambda: progress.decided,
+        )
+        write_status(options.out, driver.run())
+    return None
+
+
+def conclude_status(options: RunOptions, live: Judge, cut_short: str | None, echo: Echo) -> None:
+    """The harness's word on how the run ended, where the driver's own is missing or moot."""
+    if live.decided is not None:
+        decided = live.decided.cycle
+        echo(f"verdict decided at cycle {decided}: stopped early")
+        write_status(options.out, RunStatus("decided", f"decided at cycle {decided}", decided_at=decided,
+                                            cycles_asked=options.cycles))
+    elif cut_short and read_status(options.out) is None:
+        write_status(options.out, RunStatus("aborted", cut_short))
+
+
+def finish(options: RunOptions, live: Judge, config: Config | None, warnings: list[str]) -> Judgement:
+    """Judge the samples taken in memory, with the status and plan as written, and render."""
+    baseline = read_summary(options.baseline) if options.baseline else None
+    record = Run(options.out, live.samples, read_status(options.out), read_meta(options.out), warnings)
+    judgement = judge(record, config, baseline, options.baseline)
     write_reports(judgement)
     return judgement
-

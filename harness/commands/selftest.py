@@ -19,8 +19,8 @@ from typing import Any
 
 from harness.commands.run import run
 from harness.judge.early import decision_cycle
+from harness.judge.verdict import Judgement
 from harness.options import RunOptions
-from harness.report.summary import Judgement
 from server.faults import FAULTS
 
 Echo = Callable[[str], None]
@@ -76,11 +76,11 @@ def record(row: Row, judgement: Judgement, cycles: int) -> None:
     verdict = judgement.verdict
     if verdict in ("leak", "degraded"):
         row.failed += 1
-        status = judgement.run.status or {}
-        decided = status.get("decided_at")
+        status = judgement.run.status
+        decided = status.decided_at if status else None
         if decided is None:
-            decision = decision_cycle(judgement.run.lines, cycles)
-            decided = decision.cycle if decision else len(judgement.run.lines)
+            decision = decision_cycle(judgement.run.samples, cycles)
+            decided = decision.cycle if decision else len(judgement.run.samples)
         row.cycles_to_detect.append(int(decided))
         first = judgement.analysis.failing()
         if first:

@@ -6,51 +6,38 @@ its run directory the way `harness run` does, so `harness gate` can judge it aft
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
+import time
+from collections.abc import Callable
 
-from harness.commands.run import Echo, locust_command, target_up
+from harness.judge.verdict import judge
+from harness.load.launch import LocustProcess, locust_command
 from harness.options import RunOptions
-from harness.report.summary import headline, judge, write_reports
-from harness.rundir.store import load_run
+from harness.report.summary import headline, write_reports
+from harness.rundir.records import RunMeta
+from harness.rundir.store import load_run, run_dirs, write_meta
+from harness.target.up import target_up
 
+Echo = Callable[[str], None]
 DEFAULT_WEB_PORT = 8089
-
-
-def ui_command(options: RunOptions, base: list[str], web_port: int) -> list[str]:
-    argv: list[str] = []
-    skip = False
-    for arg in base:
-        if skip:
-            skip = False
-        elif arg == "--logfile":
-            skip = True  # in the UI, Locust logs to the terminal
-        elif arg not in ("--headless", "--only-summary"):
-            argv.append(arg)
-    return argv + ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
 
 
 def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) -> int:
     """Run the UI until Ctrl-C; then judge and report every run the UI started."""
     options.out.mkdir(parents=True, exist_ok=True)
-    with target_up(options, echo) as (server, extra_metrics):
-        argv = ui_command(options, locust_command(options, server, extra_metrics), web_port)
+    with target_up(options, echo) as running:
+        write_meta(options.out, RunMeta(options, running.target, started=time.time()))
+        argv = locust_command(options, running.target.ws_url, headless=False)
+        argv += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
         echo(f"Locust web UI on http://127.0.0.1:{web_port} (Leaks tab); Ctrl-C to finish")
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        locust = LocustProcess(argv, log=None)
         try:
-            proc.wait()
+            locust.proc.wait()
         except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait(30)
-    for run_dir in sorted(run_dirs(options.out)):
+            pass
+        finally:
+            locust.stop()
+    for run_dir in run_dirs(options.out):
         judgement = judge(load_run(run_dir))
         write_reports(judgement)
         echo(f"{run_dir}: {headline(judgement)}")
     return 0
-
-
-def run_dirs(base: Path) -> list[Path]:
-    """The run directory of each test started from the UI (base, base-2, ...)."""
-    candidates = [base, *base.parent.glob(f"{base.name}-*")]
-    return [p for p in candidates if (p / "samples.jsonl").exists()]
-

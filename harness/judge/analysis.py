@@ -1,6 +1,6 @@
 """Verdicts from samples: pure functions, no I/O, no matplotlib.
 
-This module picks the series out of the sample lines and applies the rules of rules.py.
+This module picks the series out of the samples (series.py) and applies the rules of rules.py.
 Each kind of signal has its own rule (README "How verdicts are made"):
 - residue: per-client gauges must be back to 0 after quiesce; a value that stays above 0
   in every one of the last cycles is a leak.
@@ -36,40 +36,17 @@ from harness.judge.rules import (
     residue_rule,
     shift_rule,
 )
+from harness.judge.series import (
+    LATENCY_SERIES,
+    PROCESS_LEVELS,
+    clean,
+    counter_names,
+    rate_series,
+    rss_series,
+    series,
+)
+from harness.rundir.records import CycleSample, RunStatus
 
-PER_CLIENT_GAUGES = (
-    "chat_clients",
-    "chat_contexts",
-    "chat_conversation_tasks",
-    "chat_audio_buffers",
-    "chat_audio_buffer_bytes",
-    "chat_heartbeats",
-    "chat_message_handler_clients",
-    "chat_wake_word_clients",
-    "chat_agent_memory_messages",
-    "chat_tts_workers",
-    "chat_log_handles",
-)
-# Figures that are counters, constants or duplicates of what psutil reports.
-IGNORED = (
-    "process_start_time_seconds",
-    "process_cpu_seconds_total",
-    "process_virtual_memory_bytes",
-    "process_max_fds",
-    "process_resident_memory_bytes",
-    "process_open_fds",
-    "process_threads",
-)
-IGNORED_COUNTERS = ("process_cpu_seconds_total",)
-LATENCY_SERIES = (
-    ("probe.reply_ms", ("probe", "reply_ms")),
-    ("probe.first_token_ms", ("probe", "first_token_ms")),
-    ("wave.reply.p50", ("latency", "reply", "p50")),
-    ("wave.reply.p95", ("latency", "reply", "p95")),
-    ("wave.first-token.p50", ("latency", "first-token", "p50")),
-    ("wave.first-token.p95", ("latency", "first-token", "p95")),
-)
-PROCESS_LEVELS = ("open_fds", "threads", "close_wait")
 # Figures the chat page reports (--scenario page) and the most each may be.
 PAGE_BOUNDS = {
     "subscriptions_message": 1.0,
@@ -105,79 +82,18 @@ class Analysis:
         }
 
 
-# -- series extraction ---------------------------------------------------------------
-
-
-def dig(line: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    node: Any = line
-    for key in path:
-        if not isinstance(node, dict) or node.get(key) is None:
-            return None
-        node = node[key]
-    return float(node) if isinstance(node, (int, float)) else None
-
-
-def series(lines: list[dict[str, Any]], path: tuple[str, ...]) -> list[float | None]:
-    return [dig(line, path) for line in lines]
-
-
-def rate_series(lines: list[dict[str, Any]]) -> dict[str, list[float | None]]:
-    """Per-cycle increments of counters (`*_total`) and per-cycle means of histograms
-    (`X_sum` / `X_count`): cumulative figures judged by what each cycle added."""
-    names: dict[str, None] = {}
-    for line in lines:
-        names.update(dict.fromkeys(line.get("server", {})))
-    out: dict[str, list[float | None]] = {}
-
-    def diffs(name: str) -> list[float | None]:
-        values = series(lines, ("server", name))
-        return [
-            None if a is None or b is None or b < a else b - a
-            for a, b in zip([None, *values[:-1]], values, strict=True)
-        ]
-
-    for name in names:
-        if name.split("{")[0].endswith("_total") and name not in IGNORED_COUNTERS:
-            out[f"{name}:per_cycle"] = diffs(name)
-        elif name.endswith("_sum") and name.removesuffix("_sum") + "_count" in names:
-            base = name.removesuffix("_sum")
-            sums, counts = diffs(name), diffs(base + "_count")
-            out[f"{base}:mean_per_cycle"] = [
-                s / c if s is not None and c else None for s, c in zip(sums, counts, strict=True)
-            ]
-    return out
-
-
-def counter_names(lines: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """(per-client gauges, level gauges) present in the server's figures."""
-    names: dict[str, None] = {}
-    for line in lines:
-        names.update(dict.fromkeys(line.get("server", {})))
-    per_client = [n for n in names if n in PER_CLIENT_GAUGES]
-    levels = [
-        n for n in names
-        if n not in PER_CLIENT_GAUGES and n not in IGNORED
-        and not n.split("{")[0].endswith(("_total", "_created", "_count", "_sum", "_bucket"))
-    ]
-    return per_client, levels
-
-
-def clean(values: list[float | None]) -> np.ndarray:
-    return np.asarray([v for v in values if v is not None], dtype=float)
-
-
 def analyze(
-    lines: list[dict[str, Any]], config: Config | None = None, status: dict[str, Any] | None = None
+    samples: list[CycleSample], config: Config | None = None, status: RunStatus | None = None
 ) -> Analysis:
-    """Judge one run from its sample lines (and the driver's status, if any)."""
+    """Judge one run from its samples (and the driver's status, if any)."""
     config = config or Config()
-    cycles = len(lines)
-    planned = int((status or {}).get("cycles_asked") or cycles)  # a run stopped early keeps its warm-up
+    cycles = len(samples)
+    planned = (status.cycles_asked if status else None) or cycles  # a run stopped early keeps its warm-up
     warmup = config.warmup if config.warmup is not None else default_warmup(planned)
-    post = lines[warmup:]
-    attempted = [line["sessions"]["attempted"] for line in post] or [0]
+    post = samples[warmup:]
+    attempted = [sample.sessions.attempted for sample in post] or [0]
     per_session = float(np.mean(attempted))
-    reasons = vacuity_reasons(lines, post, config, status)
+    reasons = vacuity_reasons(samples, post, config, status)
     analysis = Analysis(PASS, reasons, cycles, warmup, per_session, signals=[])
     if len(post) < config.min_post_warmup_cycles:
         analysis.verdict = INCONCLUSIVE
@@ -186,37 +102,35 @@ def analyze(
     per_client, levels = counter_names(post)
     metrics: dict[str, MetricResult] = {}
     for name in per_client:
-        y = clean(series(post, ("server", name)))
+        y = clean(series(post, name))
         if len(y):
             metrics[name] = residue_rule(name, y, per_session, config)
     for name in levels:
-        y = clean(series(post, ("server", name)))
+        y = clean(series(post, name))
         if len(y) >= 2:
             metrics[name] = growth_rule(name, y, per_session, config)
     for name in PROCESS_LEVELS:
-        y = clean(series(post, ("process", name)))
+        y = clean(series(post, f"process.{name}"))
         if len(y) >= 2:
             metrics[f"process.{name}"] = growth_rule(f"process.{name}", y, per_session, config)
     for name, bound in PAGE_BOUNDS.items():
-        y = clean(series(post, ("page", name)))
+        y = clean(series(post, f"page.{name}"))
         if len(y):
             metrics[f"page.{name}"] = bound_rule(f"page.{name}", y, bound, config)
-    rss = clean(series(post, ("process", "rss_bytes")))
-    if len(rss) < 3:
-        rss = clean(series(post, ("server", "process_resident_memory_bytes")))
+    rss = clean(rss_series(post))
     if len(rss) >= 3:
         metrics["memory.rss"] = memory_rule("memory.rss", rss, per_session, config)
-    for name, values in rate_series(lines).items():
+    for name, values in rate_series(samples).items():
         y = clean(values[warmup:])
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "rate", y, config.min_latency_ratio, unit="")
-    idle = clean(series(post, ("process", "idle_cpu")))
+    idle = clean(series(post, "process.idle_cpu"))
     if len(idle) >= 6:
         metrics["process.idle_cpu"] = shift_rule(
             "process.idle_cpu", "idle_cpu", idle, 2.0, floor=config.min_idle_cpu, unit="cores"
         )
-    for name, path in LATENCY_SERIES:
-        y = clean(series(post, path))
+    for name in LATENCY_SERIES:
+        y = clean(series(post, name))
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "latency", y, config.min_latency_ratio)
 
@@ -229,45 +143,43 @@ def analyze(
             metric.reason += f"; not significant (Holm p={adjusted:.3g} >= {config.alpha})"
     analysis.metrics = metrics
     analysis.signals = available_signals(post)
-    analysis.verdict = overall(analysis, status)
+    analysis.verdict = overall(analysis)
     return analysis
 
 
 def vacuity_reasons(
-    lines: list[dict[str, Any]],
-    post: list[dict[str, Any]],
+    samples: list[CycleSample],
+    post: list[CycleSample],
     config: Config,
-    status: dict[str, Any] | None,
+    status: RunStatus | None,
 ) -> list[str]:
     """Why this run cannot count as a pass, whatever its metrics say."""
     reasons = []
-    if not lines:
+    if not samples:
         return ["no cycle was sampled"]
     if len(post) < config.min_post_warmup_cycles:
         reasons.append(
-            f"only {len(post)} cycles after a warm-up of {len(lines) - len(post)}; "
+            f"only {len(post)} cycles after a warm-up of {len(samples) - len(post)}; "
             f"need {config.min_post_warmup_cycles}"
         )
-    for line in lines:
-        s = line["sessions"]
-        if s["attempted"] and s["failed"] > config.max_failed_fraction * s["attempted"]:
-            top = ", ".join(f"{k} x{v}" for k, v in sorted(s["failures"].items()))
-            reasons.append(
-                f"cycle {line['cycle']}: {s['failed']} of {s['attempted']} sessions failed ({top})"
-            )
+    for sample in samples:
+        s = sample.sessions
+        if s.attempted and s.failed > config.max_failed_fraction * s.attempted:
+            top = ", ".join(f"{k} x{v}" for k, v in sorted(s.failures.items()))
+            reasons.append(f"cycle {sample.cycle}: {s.failed} of {s.attempted} sessions failed ({top})")
             break
-    probes_ok = sum(1 for line in lines if line.get("probe", {}).get("ok"))
+    probes_ok = sum(1 for sample in samples if sample.probe.ok)
     if probes_ok == 0:
-        errors = {line["probe"].get("error") for line in lines if line.get("probe")}
+        errors = {sample.probe.error for sample in samples}
         reasons.append(f"no probe completed a reply ({'; '.join(sorted(map(str, errors)))})")
-    elif probes_ok < len(lines) / 2:
-        reasons.append(f"the probe failed in {len(lines) - probes_ok} of {len(lines)} cycles")
-    if status and status.get("state") not in (None, "finished", "decided"):
-        reasons.append(f"run ended early ({status.get('state')}): {status.get('message')}")
+    elif probes_ok < len(samples) / 2:
+        reasons.append(f"the probe failed in {len(samples) - probes_ok} of {len(samples)} cycles")
+    if status and not status.ended_well:
+        reasons.append(f"run ended early ({status.state}): {status.message}")
     return reasons
 
 
-def overall(analysis: Analysis, status: dict[str, Any] | None) -> str:
+def overall(analysis: Analysis) -> str:
     kinds = {m.verdict for m in analysis.metrics.values()}
     if analysis.reasons:
         # Hard evidence of a leak stands even in a run that ended early; nothing else does.
@@ -283,22 +195,22 @@ def overall(analysis: Analysis, status: dict[str, Any] | None) -> str:
     return PASS
 
 
-def available_signals(lines: list[dict[str, Any]]) -> list[str]:
+def available_signals(samples: list[CycleSample]) -> list[str]:
     """Which kinds of evidence this run had (a server without counters has fewer)."""
     signals = []
-    first = lines[0]
-    if any(n.startswith("chat_") for n in first.get("server", {})):
+    first = samples[0]
+    if any(n.startswith("chat_") for n in first.server):
         signals.append("server counters")
-    elif first.get("server"):
+    elif first.server:
         signals.append("server metrics")
-    if any(":mean_per_cycle" in name for name in rate_series(lines[:2])):
+    if any(":mean_per_cycle" in name for name in rate_series(samples[:2])):
         signals.append("histograms (e.g. LLM prompt tokens)")
-    if first.get("process"):
+    if first.process:
         signals += ["memory", "fds", "threads", "tcp states", "idle cpu"]
-    if any(line.get("probe", {}).get("ok") for line in lines):
+    if any(sample.probe.ok for sample in samples):
         signals.append("probe latency")
-    if any(line.get("latency", {}).get("reply") for line in lines):
+    if any(sample.step("reply") for sample in samples):
         signals.append("wave latency")
-    if any(line.get("page") for line in lines):
+    if any(sample.page for sample in samples):
         signals.append("page figures")
     return signals

@@ -9,9 +9,9 @@ at the end: absence of evidence needs the whole run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from harness.judge.analysis import DEGRADED, LEAK, Analysis, Config, analyze, default_warmup
+from harness.rundir.records import CycleSample
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Decision:
 
 
 class EarlyStop:
-    """Feed it lines as cycles finish; `decided` is set on the first failing look."""
+    """Feed it samples as cycles finish; `decided` is set on the first failing look."""
 
     def __init__(self, planned_cycles: int, config: Config | None = None) -> None:
         base = config or Config()
@@ -29,24 +29,24 @@ class EarlyStop:
         self.first_look = warmup + base.min_post_warmup_cycles
         looks = max(1, planned_cycles - self.first_look + 1)
         self.config = replace(base, warmup=warmup, alpha=base.alpha / looks)
-        self.lines: list[dict[str, Any]] = []
+        self.samples: list[CycleSample] = []
         self.decided: Decision | None = None
 
-    def add(self, line: dict[str, Any]) -> Decision | None:
-        self.lines.append(line)
-        if self.decided is None and len(self.lines) >= self.first_look:
-            analysis = analyze(self.lines, self.config)
+    def add(self, sample: CycleSample) -> Decision | None:
+        self.samples.append(sample)
+        if self.decided is None and len(self.samples) >= self.first_look:
+            analysis = analyze(self.samples, self.config)
             if analysis.verdict in (LEAK, DEGRADED):
-                self.decided = Decision(len(self.lines), analysis)
+                self.decided = Decision(len(self.samples), analysis)
         return self.decided
 
 
 def decision_cycle(
-    lines: list[dict[str, Any]], planned_cycles: int, config: Config | None = None
+    samples: list[CycleSample], planned_cycles: int, config: Config | None = None
 ) -> Decision | None:
-    """The first cycle at which a run with these lines would have stopped early."""
+    """The first cycle at which a run with these samples would have stopped early."""
     early = EarlyStop(planned_cycles, config)
-    for line in lines:
-        if early.add(line):
+    for sample in samples:
+        if early.add(sample):
             break
     return early.decided

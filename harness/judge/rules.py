@@ -3,7 +3,7 @@ each is applied to). Pure: numbers in, a MetricResult out; scipy for the statist
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,15 @@ class MetricResult:
         if self.ci is not None:
             data["ci"] = list(self.ci)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricResult:
+        """A metric of a saved summary.json (a baseline); unknown fields are ignored."""
+        known = {f.name for f in fields(cls)}
+        result = cls(**{k: v for k, v in data.items() if k in known})
+        if result.ci is not None:
+            result.ci = (float(result.ci[0]), float(result.ci[1]))
+        return result
 
 
 # -- the rules -------------------------------------------------------------------

@@ -1,17 +1,16 @@
-"""The cycle driver: wave, quiesce, sample, probe; one JSON line per cycle.
+"""The cycle driver: wave, quiesce, sample, probe; one `CycleSample` per cycle.
 
-Locust-free: the Locust glue (scenarios/common.py) hands it a `run_wave` function, so
-the same driver serves `harness run`, the Locust web UI and master/worker runs.
+Locust-free: the Locust hooks (hooks.py) or the page sessions (page.py) hand it a
+`run_wave` function, so the same driver serves `harness run`, the Locust web UI,
+master/worker runs and the browser.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,12 +18,12 @@ import numpy as np
 from harness.errors import TargetError, WorkerLost
 from harness.load.client import ChatClient, SessionError
 from harness.observe.sampler import Sampler
+from harness.rundir.records import CycleSample, Probe, RunStatus, Sessions, StepLatency
+from harness.rundir.store import SampleLog
 
 logger = logging.getLogger("harness.load.driver")
 
 PROBE_TEXT = "Probe: please reply as usual."
-SAMPLES_FILE = "samples.jsonl"
-STATUS_FILE = "status.json"
 
 
 @dataclass
@@ -71,74 +70,35 @@ class WaveResult:
         )
 
 
-def summarize(values: list[float]) -> dict[str, float] | None:
+def summarize(values: list[float]) -> StepLatency | None:
     """p50, p95 and max of a wave's step latencies, in ms."""
     if not values:
         return None
     arr = np.asarray(values, dtype=float)
-    return {
-        "p50": round(float(np.percentile(arr, 50)), 3),
-        "p95": round(float(np.percentile(arr, 95)), 3),
-        "max": round(float(arr.max()), 3),
-        "count": int(arr.size),
-    }
+    return StepLatency(
+        p50=round(float(np.percentile(arr, 50)), 3),
+        p95=round(float(np.percentile(arr, 95)), 3),
+        max=round(float(arr.max()), 3),
+        count=int(arr.size),
+    )
 
 
-def run_probe(url: str, timeout: float = 10.0) -> dict[str, Any]:
+def run_probe(url: str, timeout: float = 10.0) -> Probe:
     """One fresh client, one fixed text turn, alone on the quiet server."""
     client = ChatClient(url, timeout=timeout)
     try:
         connect_ms = client.connect()
         timing = client.turn(PROBE_TEXT)
-        return {
-            "ok": True,
-            "connect_ms": round(connect_ms, 3),
-            "first_token_ms": round(timing.first_token_ms or 0.0, 3),
-            "reply_ms": round(timing.reply_ms or 0.0, 3),
-            "error": None,
-        }
+        return Probe(
+            ok=True,
+            connect_ms=round(connect_ms, 3),
+            first_token_ms=round(timing.first_token_ms or 0.0, 3),
+            reply_ms=round(timing.reply_ms or 0.0, 3),
+        )
     except SessionError as exc:
-        return {"ok": False, "connect_ms": None, "first_token_ms": None, "reply_ms": None,
-                "error": str(exc)}
+        return Probe(ok=False, error=str(exc))
     finally:
         client.close()
-
-
-def progress_line(line: dict[str, Any], cycles: int) -> str:
-    """One human line per cycle: the sessions, the probe, live tasks and RSS."""
-    sessions = line["sessions"]
-    probe = line["probe"]
-    probe_text = f"{probe['reply_ms']:.1f} ms" if probe.get("ok") else f"FAILED ({probe.get('error')})"
-    server = line.get("server", {})
-    process = line.get("process", {})
-    parts = [
-        f"cycle {line['cycle']}/{cycles}",
-        f"sessions {sessions['completed']} ok/{sessions['failed']} failed",
-        f"probe {probe_text}",
-    ]
-    if "chat_asyncio_tasks" in server:
-        parts.append(f"tasks {server['chat_asyncio_tasks']:.0f}")
-    if "rss_bytes" in process:
-        parts.append(f"rss {process['rss_bytes'] / 2**20:.1f} MiB")
-    return " | ".join(parts)
-
-
-class SampleLog:
-    """samples.jsonl: one line per cycle, flushed at once so a dying run keeps its cycles."""
-
-    def __init__(self, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / SAMPLES_FILE
-        self.path.touch()
-
-    def append(self, line: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
-            fh.flush()
-
-
-def write_status(run_dir: Path, status: dict[str, Any]) -> None:
-    (run_dir / STATUS_FILE).write_text(json.dumps(status, indent=2) + "\n")
 
 
 class Stopped(Exception):
@@ -155,9 +115,9 @@ class CycleDriver:
         users: int,
         run_wave: Callable[[int, int], WaveResult],
         sampler: Sampler,
-        probe: Callable[[], dict[str, Any]],
+        probe: Callable[[], Probe],
         log: SampleLog,
-        on_cycle: Callable[[dict[str, Any]], None] | None = None,
+        on_cycle: Callable[[CycleSample], None] | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self.cycles = cycles
@@ -170,44 +130,42 @@ class CycleDriver:
         self.stop_requested = stop_requested
         self.done = 0
 
-    def run_cycle(self, cycle: int) -> dict[str, Any]:
+    def run_cycle(self, cycle: int) -> CycleSample:
         started = time.time()
         wave = self.run_wave(cycle, self.users)
         if self.stop_requested():
             raise Stopped
         wave_s = time.time() - started
         quiet, waited = self.sampler.wait_quiet()
-        sample = self.sampler.sample()
+        observation = self.sampler.sample()
         probe = self.probe()
-        return {
-            "cycle": cycle,
-            "time": round(started, 3),
-            "wave_s": round(wave_s, 3),
-            "sessions": {
-                "attempted": wave.attempted,
-                "completed": wave.completed,
-                "failed": wave.failed,
-                "failures": wave.failures,
-            },
-            "latency": {name: summarize(values) for name, values in sorted(wave.steps.items())},
-            "quiesce": {"ok": quiet, "waited_s": round(waited, 3)},
-            "probe": probe,
-            **sample,
-            **({"page": wave.figures} if wave.figures else {}),
-        }
+        return CycleSample(
+            cycle=cycle,
+            time=round(started, 3),
+            wave_s=round(wave_s, 3),
+            sessions=Sessions(wave.attempted, wave.completed, wave.failed, dict(wave.failures)),
+            latency={name: summarize(values) for name, values in sorted(wave.steps.items())},
+            quiesce_ok=quiet,
+            quiesce_waited_s=round(waited, 3),
+            probe=probe,
+            server=observation.server,
+            process=observation.process,
+            warnings=observation.warnings,
+            page=dict(wave.figures),
+        )
 
-    def run(self) -> dict[str, Any]:
-        """Run every cycle; returns the status document (state, message, cycles done)."""
+    def run(self) -> RunStatus:
+        """Run every cycle; returns how the run ended."""
         cycle = 0
         try:
             for cycle in range(1, self.cycles + 1):
                 if self.stop_requested():
                     return self.status("stopped", f"stopped after {self.done} cycles")
-                line = self.run_cycle(cycle)
-                self.log.append(line)
+                sample = self.run_cycle(cycle)
+                self.log.append(sample)
                 self.done = cycle
                 if self.on_cycle is not None:
-                    self.on_cycle(line)
+                    self.on_cycle(sample)
         except Stopped:
             return self.status("stopped", f"stopped during cycle {cycle}")
         except TargetError as exc:
@@ -216,7 +174,6 @@ class CycleDriver:
             return self.status("worker-died", str(exc))
         return self.status("finished", f"{self.done} cycles")
 
-    def status(self, state: str, message: str) -> dict[str, Any]:
+    def status(self, state: str, message: str) -> RunStatus:
         logger.info("driver %s: %s", state, message)
-        return {"state": state, "message": message, "cycles_done": self.done,
-                "cycles_asked": self.cycles, "users": self.users}
+        return RunStatus(state, message, cycles_done=self.done, cycles_asked=self.cycles, users=self.users)

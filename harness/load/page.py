@@ -16,6 +16,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.load.client import SessionError
 from harness.load.driver import WaveResult
+from harness.rundir.records import Probe
 
 PAGE_LEAKS = ("subscriptions", "connections")
 SWITCHES = 3
@@ -139,7 +140,7 @@ class PageSessions:
             if figures.get(key) is not None:
                 result.steps.setdefault(name, []).append(round(float(figures[key]), 3))
 
-    def probe(self) -> dict[str, Any]:
+    def probe(self) -> Probe:
         """One fresh tab, one chat, alone on the quiet server."""
         context = self.browser.new_context()
         try:
@@ -151,12 +152,11 @@ class PageSessions:
             press(page, "send")
             self.wait(page, "window.chatLeakProbe.replies >= 1", "reply timeout")
             figures = page.evaluate(READ_PROBE)
-            return {"ok": True, "connect_ms": round(connect_ms, 3),
-                    "first_token_ms": figures.get("last_first_token_ms"),
-                    "reply_ms": figures.get("last_reply_ms"), "error": None}
+            return Probe(ok=True, connect_ms=round(connect_ms, 3),
+                         first_token_ms=figures.get("last_first_token_ms"),
+                         reply_ms=figures.get("last_reply_ms"))
         except SessionError as exc:
-            return {"ok": False, "connect_ms": None, "first_token_ms": None, "reply_ms": None,
-                    "error": str(exc)}
+            return Probe(ok=False, error=str(exc))
         finally:
             context.close()
 

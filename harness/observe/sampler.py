@@ -1,6 +1,7 @@
 """Sample the server after each wave: its /metrics, /debug/resources and its process.
 
-No Locust import: this runs inside the Locust process (under gevent) and in plain tests.
+No Locust import: this runs inside the Locust process (under gevent), in the harness
+process (page waves) and in plain tests.
 """
 
 from __future__ import annotations
@@ -12,17 +13,27 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.errors import TargetError
+from harness.rundir.records import ProcessFigures, Target
 
 logger = logging.getLogger("harness.observe.sampler")
 
 CLIENT_GAUGE = "chat_clients"
+
+
+@dataclass
+class Observation:
+    """The server half of a cycle's sample."""
+
+    server: dict[str, float]
+    process: ProcessFigures | None
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -155,10 +166,10 @@ class Sampler:
                 pass
         return total
 
-    def process_figures(self) -> dict[str, Any]:
+    def process_figures(self) -> ProcessFigures | None:
         """RSS, fds, threads and TCP states of the server's process tree; CPU while idle."""
         if self._process is None:
-            return {}
+            return None
         before = self.cpu_seconds()
         time.sleep(self.idle_window)
         idle_cpu = max(0.0, self.cpu_seconds() - before) / self.idle_window
@@ -174,21 +185,20 @@ class Sampler:
                         states[conn.status] += 1
             except psutil.NoSuchProcess:
                 continue
-        return {
-            "rss_bytes": rss,
-            "open_fds": fds,
-            "threads": threads,
-            "tcp": dict(states),
-            "close_wait": states.get(psutil.CONN_CLOSE_WAIT, 0),
-            "idle_cpu": round(idle_cpu, 4),
-        }
+        return ProcessFigures(
+            rss_bytes=rss,
+            open_fds=fds,
+            threads=threads,
+            tcp=dict(states),
+            close_wait=states.get(psutil.CONN_CLOSE_WAIT, 0),
+            idle_cpu=round(idle_cpu, 4),
+        )
 
-    def sample(self) -> dict[str, Any]:
+    def sample(self) -> Observation:
         process = self.process_figures()
-        sample: dict[str, Any] = {"server": self.scrape(), "process": process}
-        if self.warnings:
-            sample["warnings"], self.warnings = self.warnings, []
-        return sample
+        observation = Observation(self.scrape(), process, self.warnings)
+        self.warnings = []
+        return observation
 
 
 def parse_json(text: str) -> dict[str, float]:
@@ -212,31 +222,14 @@ def http_base(ws_url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
-def url_option(value: str, default: str) -> str | None:
-    """'' means the default derived from the chat URL; 'none' means no such endpoint."""
-    if value == "none":
-        return None
-    return value or default
-
-
-def sampler_for(
-    ws_url: str,
-    metrics_url: str = "",
-    resources_url: str = "",
-    extra_urls: list[str] | None = None,
-    patterns: list[str] | None = None,
-    pid: int | None = None,
-    settle_timeout: float = 10.0,
-) -> Sampler:
-    """The sampler of a chat server at `ws_url`; endpoints default to /metrics and
-    /debug/resources on the same host and port."""
-    base = http_base(ws_url)
+def sampler_for(target: Target, settle_timeout: float = 10.0) -> Sampler:
+    """The sampler of a target, at the endpoints it names."""
     return Sampler(
-        metrics_url=url_option(metrics_url, f"{base}/metrics"),
-        resources_url=url_option(resources_url, f"{base}/debug/resources"),
-        extra_urls=extra_urls,
-        patterns=patterns,
-        pid=pid,
-        server_port=urlsplit(ws_url).port,
+        metrics_url=target.metrics_url,
+        resources_url=target.resources_url,
+        extra_urls=list(target.extra_metrics_urls),
+        patterns=list(target.patterns),
+        pid=target.pid,
+        server_port=urlsplit(target.ws_url).port,
         settle_timeout=settle_timeout,
     )

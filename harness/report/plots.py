@@ -15,17 +15,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from harness.judge.analysis import LATENCY_SERIES, Analysis, MetricResult, dig
+from harness.judge.analysis import Analysis, MetricResult
+from harness.judge.series import LATENCY_SERIES, rss_series, series
+from harness.rundir.records import CycleSample
 
 COLORS = {"pass": "tab:green", "leak": "tab:red", "degraded": "tab:orange", "inconclusive": "tab:gray"}
 
 
-def cycles_of(lines: list[dict[str, Any]]) -> np.ndarray:
-    return np.asarray([line["cycle"] for line in lines], dtype=float)
+def cycles_of(samples: list[CycleSample]) -> np.ndarray:
+    return np.asarray([sample.cycle for sample in samples], dtype=float)
 
 
-def values(lines: list[dict[str, Any]], path: tuple[str, ...]) -> np.ndarray:
-    return np.asarray([np.nan if (v := dig(line, path)) is None else v for line in lines])
+def as_array(values: list[float | None]) -> np.ndarray:
+    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+
+
+def values(samples: list[CycleSample], name: str) -> np.ndarray:
+    return as_array(series(samples, name))
 
 
 def shade_warmup(ax: Any, warmup: int) -> None:
@@ -47,16 +53,16 @@ def trend(ax: Any, x: np.ndarray, metric: MetricResult | None, warmup: int, y: n
             color=COLORS[metric.verdict], linewidth=1.2, label=f"trend ({metric.verdict})")
 
 
-def latency_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path) -> None:
-    x = cycles_of(lines)
+def latency_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -> None:
+    x = cycles_of(samples)
     fig, (probe_ax, wave_ax) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     verdicts = {k: m.verdict for k, m in analysis.metrics.items() if m.kind == "latency"}
     for ax, prefix in ((probe_ax, "probe."), (wave_ax, "wave.")):
         shade_warmup(ax, analysis.warmup)
-        for name, series_path in LATENCY_SERIES:
+        for name in LATENCY_SERIES:
             if not name.startswith(prefix):
                 continue
-            y = values(lines, series_path)
+            y = values(samples, name)
             if np.all(np.isnan(y)):
                 continue
             label = name.removeprefix(prefix) + f" [{verdicts.get(name, 'n/a')}]"
@@ -83,17 +89,17 @@ def overall_of(verdicts: dict[str, str]) -> str:
     return "pass" if verdicts else "inconclusive"
 
 
-def resources_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path) -> None:
+def resources_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -> None:
     metrics = [m for m in analysis.metrics.values() if m.kind in ("residue", "growth", "idle_cpu", "bound")]
-    x = cycles_of(lines)
-    metrics_paths = [(m, metric_path(m.name), m.name) for m in metrics]
+    x = cycles_of(samples)
     cols = 4
-    rows = max(1, math.ceil(len(metrics_paths) / cols))
+    rows = max(1, math.ceil(len(metrics) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(14, 2.6 * rows + 0.8), squeeze=False)
-    for ax in axes.flat[len(metrics_paths):]:
+    for ax in axes.flat[len(metrics):]:
         ax.axis("off")
-    for ax, (metric, series_path, name) in zip(axes.flat, metrics_paths, strict=False):
-        y = values(lines, series_path)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        name = metric.name
+        y = values(samples, name)
         color = COLORS[metric.verdict]
         shade_warmup(ax, analysis.warmup)
         ax.plot(x, y, color=color, marker=".", linewidth=1)
@@ -109,19 +115,10 @@ def resources_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path
     plt.close(fig)
 
 
-def metric_path(name: str) -> tuple[str, ...]:
-    for section in ("process", "page"):
-        if name.startswith(section + "."):
-            return (section, name.removeprefix(section + "."))
-    return ("server", name)
-
-
-def memory_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path) -> None:
+def memory_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -> None:
     metric = analysis.metrics.get("memory.rss")
-    x = cycles_of(lines)
-    y = values(lines, ("process", "rss_bytes"))
-    if np.all(np.isnan(y)):
-        y = values(lines, ("server", "process_resident_memory_bytes"))
+    x = cycles_of(samples)
+    y = as_array(rss_series(samples))
     fig, ax = plt.subplots(figsize=(10, 4.5))
     shade_warmup(ax, analysis.warmup)
     ax.plot(x, y / 2**20, marker="o", markersize=3, linewidth=1, label="RSS")
@@ -140,19 +137,19 @@ def memory_figure(lines: list[dict[str, Any]], analysis: Analysis, path: Path) -
     plt.close(fig)
 
 
-def compare_figure(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> None:
+def compare_figure(runs: list[tuple[str, list[CycleSample]]], path: Path) -> None:
     """Overlay several runs: probe latency, live asyncio tasks and RSS against cycle."""
     panels = [
-        (("probe", "reply_ms"), "probe reply latency (ms)", 1.0),
-        (("server", "chat_asyncio_tasks"), "live asyncio tasks after quiesce", 1.0),
-        (("process", "rss_bytes"), "resident memory (MiB)", 2**20),
+        ("probe.reply_ms", "probe reply latency (ms)", 1.0),
+        ("chat_asyncio_tasks", "live asyncio tasks after quiesce", 1.0),
+        ("process.rss_bytes", "resident memory (MiB)", 2**20),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, (series_path, label, scale) in zip(axes, panels, strict=True):
-        for name, lines in runs:
-            y = values(lines, series_path) / scale
+    for ax, (figure, label, scale) in zip(axes, panels, strict=True):
+        for name, samples in runs:
+            y = values(samples, figure) / scale
             if not np.all(np.isnan(y)):
-                ax.plot(cycles_of(lines), y, marker=".", linewidth=1, label=name)
+                ax.plot(cycles_of(samples), y, marker=".", linewidth=1, label=name)
         ax.set_xlabel("cycle")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -163,9 +160,12 @@ def compare_figure(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> 
     plt.close(fig)
 
 
-def render_all(lines: list[dict[str, Any]], analysis: Analysis, run_dir: Path) -> list[Path]:
-    paths = [run_dir / "latency.png", run_dir / "resources.png", run_dir / "memory.png"]
-    latency_figure(lines, analysis, paths[0])
-    resources_figure(lines, analysis, paths[1])
-    memory_figure(lines, analysis, paths[2])
+FIGURES = {"latency.png": latency_figure, "resources.png": resources_figure, "memory.png": memory_figure}
+
+
+def render_all(samples: list[CycleSample], analysis: Analysis, run_dir: Path) -> list[Path]:
+    paths = []
+    for name, draw in FIGURES.items():
+        draw(samples, analysis, run_dir / name)
+        paths.append(run_dir / name)
     return paths

@@ -1,70 +1,40 @@
-"""Judge a saved run and write what a person and CI read: summary.json, summary.md,
-junit.xml and the plots."""
+"""What a person and CI read of a Judgement: the headline, summary.json, summary.md,
+junit.xml and the plots; and the one progress line per cycle."""
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
-from harness.judge.analysis import DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze
-from harness.judge.gate import Regression, compare
+from harness.judge.analysis import DEGRADED, INCONCLUSIVE, LEAK, PASS
+from harness.judge.verdict import Judgement
 from harness.report.plots import render_all
-from harness.rundir.store import SUMMARY_FILE, Run, read_json
-
-EXIT_CODES = {PASS: EXIT_PASS, LEAK: EXIT_FAIL, DEGRADED: EXIT_FAIL, INCONCLUSIVE: EXIT_INCONCLUSIVE}
-
-
-@dataclass
-class Judgement:
-    run: Run
-    analysis: Analysis
-    regressions: list[Regression] = field(default_factory=list)
-    baseline: Path | None = None
-
-    @property
-    def verdict(self) -> str:
-        if self.regressions and self.analysis.verdict == PASS:
-            return DEGRADED
-        return self.analysis.verdict
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = self.analysis.to_dict()
-        data["verdict"] = self.verdict
-        data["run"] = self.run.meta
-        data["status"] = self.run.status
-        data["warnings"] = self.run.warnings
-        data["gate"] = {
-            "baseline": str(self.baseline) if self.baseline else None,
-            "regressions": [r.reason() for r in self.regressions],
-        }
-        return data
+from harness.rundir.records import CycleSample
+from harness.rundir.store import write_summary
 
 
-def judge(run: Run, config: Config | None = None, baseline: Path | None = None) -> Judgement:
-    analysis = analyze(run.lines, config, run.status)
-    judgement = Judgement(run, analysis, baseline=baseline)
-    if baseline is not None:
-        reference = read_json(baseline)
-        if reference is None:
-            raise UsageError(f"baseline {baseline} does not exist")
-        judgement.regressions = compare(judgement.to_dict(), reference)
-    return judgement
+def progress_line(sample: CycleSample, cycles: int) -> str:
+    """One human line per cycle: the sessions, the probe, live tasks and RSS."""
+    sessions, probe = sample.sessions, sample.probe
+    probe_text = f"{probe.reply_ms:.1f} ms" if probe.ok and probe.reply_ms is not None else f"FAILED ({probe.error})"
+    parts = [
+        f"cycle {sample.cycle}/{cycles}",
+        f"sessions {sessions.completed} ok/{sessions.failed} failed",
+        f"probe {probe_text}",
+    ]
+    if "chat_asyncio_tasks" in sample.server:
+        parts.append(f"tasks {sample.server['chat_asyncio_tasks']:.0f}")
+    if sample.process is not None:
+        parts.append(f"rss {sample.process.rss_bytes / 2**20:.1f} MiB")
+    return " | ".join(parts)
 
 
 def headline(j: Judgement) -> str:
     a = j.analysis
     text = f"{j.verdict.upper()}: {a.cycles} cycles ({a.warmup} warm-up), {a.sessions_per_cycle:g} sessions each"
-    status = j.run.status or {}
-    if status.get("state") == "decided":
-        text += f"; decided at cycle {status['decided_at']} of {status.get('cycles_asked', '?')}"
+    status = j.run.status
+    if status is not None and status.state == "decided":
+        text += f"; decided at cycle {status.decided_at} of {status.cycles_asked or '?'}"
     caught = [m.reason for m in a.failing()] + [r.reason() for r in j.regressions]
     lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in a.reasons)]
     return "\n".join(lines)
@@ -76,12 +46,12 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 def markdown(j: Judgement) -> str:
     a = j.analysis
-    meta = j.run.meta
+    options = j.run.meta.options if j.run.meta else None
     out = [
         f"# {j.verdict.upper()}",
         "",
-        f"Target: `{meta.get('target', '?')}`, scenario `{meta.get('scenario', '?')}`, "
-        f"leaks: {', '.join(meta.get('leaks') or []) or 'none'}.  ",
+        f"Target: `{options.label if options else '?'}`, scenario `{options.scenario if options else '?'}`, "
+        f"leaks: {', '.join(options.leaks if options else ()) or 'none'}.  ",
         f"{a.cycles} cycles, {a.warmup} of them warm-up, {a.sessions_per_cycle:g} sessions per cycle.  ",
         f"Signals available: {', '.join(a.signals) or 'none'}.",
         "",
@@ -127,10 +97,9 @@ def junit(j: Judgement) -> str:
 
 def write_reports(j: Judgement) -> list[Path]:
     run_dir = j.run.path
-    files = [run_dir / SUMMARY_FILE, run_dir / "summary.md", run_dir / "junit.xml"]
-    files[0].write_text(json.dumps(j.to_dict(), indent=2) + "\n")
+    files = [write_summary(run_dir, j.to_dict()), run_dir / "summary.md", run_dir / "junit.xml"]
     files[1].write_text(markdown(j))
     files[2].write_text(junit(j))
-    if j.run.lines:
-        files += render_all(j.run.lines, j.analysis, run_dir)
+    if j.run.samples:
+        files += render_all(j.run.samples, j.analysis, run_dir)
     return files

@@ -1,8 +1,9 @@
 """The Leaks tab of Locust's web UI: one row per finished cycle, the verdict so far, a
-CSV of samples.jsonl and the latest plots.
+CSV of the samples and the latest plots.
 
-No Locust import here: `install` gets the Locust environment from scenarios/common.py
-and uses only its Flask app (Locust 2.x `extended_tabs` / `extended_tables` /
+No Locust import here: the load stage's Locust hooks hand `install` the web UI and feed
+the board each sample as the driver takes it, so nothing is read back from disk. Uses
+only Locust's Flask app (Locust 2.x `extended_tabs` / `extended_tables` /
 `extended_stats`, as in Locust's examples/extend_web_ui.py).
 """
 
@@ -12,33 +13,32 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.judge.analysis import PER_CLIENT_GAUGES, Config, analyze, default_warmup
-from harness.load.driver import SAMPLES_FILE
-from harness.rundir.store import load_run
+from harness.judge.analysis import analyze
+from harness.judge.series import PER_CLIENT_GAUGES
+from harness.judge.verdict import Judge
+from harness.rundir.records import CycleSample
 
 KEY = "leaks"
 SHORT = {name: name.removeprefix("chat_") for name in PER_CLIENT_GAUGES}
 
 
-def row_of(line: dict[str, Any], verdict: str) -> dict[str, Any]:
-    server, process = line.get("server", {}), line.get("process", {})
-    probe = line.get("probe", {})
-    reply = (line.get("latency") or {}).get("reply") or {}
+def row_of(sample: CycleSample, verdict: str) -> dict[str, Any]:
+    server, process, probe = sample.server, sample.process, sample.probe
+    reply = sample.step("reply")
     row: dict[str, Any] = {
-        "cycle": line["cycle"],
-        "sessions": f"{line['sessions']['completed']} ok / {line['sessions']['failed']} failed",
-        "probe_ms": round(probe["reply_ms"], 1) if probe.get("ok") else "failed",
-        "wave_p95_ms": round(reply["p95"], 1) if reply.get("p95") is not None else "",
+        "cycle": sample.cycle,
+        "sessions": f"{sample.sessions.completed} ok / {sample.sessions.failed} failed",
+        "probe_ms": round(probe.reply_ms, 1) if probe.ok and probe.reply_ms is not None else "failed",
+        "wave_p95_ms": round(reply.p95, 1) if reply and reply.p95 is not None else "",
     }
     for name, short in SHORT.items():
         row[short] = server.get(name, "")
     row["asyncio_tasks"] = server.get("chat_asyncio_tasks", "")
-    row["rss_mib"] = round(process["rss_bytes"] / 2**20, 1) if "rss_bytes" in process else ""
-    row["open_fds"] = process.get("open_fds", "")
+    row["rss_mib"] = round(process.rss_bytes / 2**20, 1) if process else ""
+    row["open_fds"] = process.open_fds if process else ""
     row["verdict"] = verdict
     return row
 
@@ -57,34 +57,26 @@ STRUCTURE = [
 
 
 class LeaksBoard:
-    """Rows for the current run directory, judged incrementally as lines arrive."""
+    """The current run's rows, each with the verdict of the run up to that cycle."""
 
-    def __init__(self, run_dir: Callable[[], Path | None]) -> None:
-        self.run_dir = run_dir
-        self._dir: Path | None = None
+    def __init__(self) -> None:
+        self.judge = Judge(0)
         self._rows: list[dict[str, Any]] = []
 
+    def start(self, planned_cycles: int) -> None:
+        """A new run (a new test in the UI) replaces the last one."""
+        self.judge = Judge(planned_cycles)
+        self._rows = []
+
+    def add(self, sample: CycleSample) -> None:
+        self.judge.add(sample)
+        self._rows.append(row_of(sample, self.judge.so_far()))
+
     def rows(self) -> list[dict[str, Any]]:
-        path = self.run_dir()
-        if path is None or not (path / SAMPLES_FILE).exists():
-            return self._rows
-        if path != self._dir:
-            self._dir, self._rows = path, []
-        run = load_run(path)
-        planned = int(run.meta.get("cycles") or len(run.lines))
-        warmup = default_warmup(planned)
-        config = Config(warmup=warmup)
-        for k in range(len(self._rows), len(run.lines)):
-            verdict = analyze(run.lines[: k + 1], config).verdict
-            if k + 1 < warmup + config.min_post_warmup_cycles:
-                verdict = "warming up"
-            self._rows.append(row_of(run.lines[k], verdict))
         return self._rows
 
     def csv(self) -> str:
-        path = self.run_dir()
-        lines = load_run(path).lines if path and (path / SAMPLES_FILE).exists() else []
-        flat = [flatten(line) for line in lines]
+        flat = [flatten(sample.to_dict()) for sample in self.judge.samples]
         columns: dict[str, None] = {}
         for row in flat:
             columns.update(dict.fromkeys(row))
@@ -96,20 +88,14 @@ class LeaksBoard:
 
     def figure(self, name: str) -> bytes | None:
         """Render latency.png / resources.png / memory.png of the run so far."""
-        from harness.report.plots import latency_figure, memory_figure, resources_figure
+        from harness.report.plots import FIGURES  # matplotlib only once someone asks
 
-        path = self.run_dir()
-        if path is None or not (path / SAMPLES_FILE).exists():
+        samples = list(self.judge.samples)
+        if not samples:
             return None
-        run = load_run(path)
-        if not run.lines:
-            return None
-        draw = {"latency.png": latency_figure, "resources.png": resources_figure,
-                "memory.png": memory_figure}[name]
-        analysis = analyze(run.lines, status=run.status)
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / name
-            draw(run.lines, analysis, target)
+            FIGURES[name](samples, analyze(samples), target)
             return target.read_bytes()
 
 

@@ -1,63 +1,165 @@
-"""Reading a run directory back: samples.jsonl, status.json, run.json."""
+"""The run directory's files: every name, writer and reader of run.json, samples.jsonl and
+status.json lives here. Live and saved data are the same records: the follower and the
+loader both hand on `CycleSample`s."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.load.driver import SAMPLES_FILE, STATUS_FILE
+from harness.rundir.records import CycleSample, RecordError, Run, RunMeta, RunStatus
 
-logger = logging.getLogger("harness.rundir.store")
+logger = logging.getLogger("harness.rundir")
 
 META_FILE = "run.json"
+SAMPLES_FILE = "samples.jsonl"
+STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
 
 
-@dataclass
-class Run:
-    path: Path
-    lines: list[dict[str, Any]]
-    status: dict[str, Any] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        leaks = self.meta.get("leaks") or []
-        return f"{self.path.name} ({'leak ' + ','.join(leaks) if leaks else 'fixed'})"
-
-
 def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file; None if the file is absent. Garbage is a UsageError naming it."""
     if not path.exists():
         return None
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
     return data if isinstance(data, dict) else None
 
 
-def load_run(path: Path) -> Run:
-    """A saved run; a truncated or malformed line is skipped with a warning, not fatal."""
-    samples = path / SAMPLES_FILE
-    if not samples.exists():
-        raise UsageError(f"{path} is not a run directory: no {SAMPLES_FILE}")
-    lines: list[dict[str, Any]] = []
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+# -- run.json ------------------------------------------------------------------------
+
+
+def write_meta(run_dir: Path, meta: RunMeta) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / META_FILE, meta.to_dict())
+
+
+def read_meta(run_dir: Path) -> RunMeta | None:
+    data = read_json(run_dir / META_FILE)
+    if data is None:
+        return None
+    try:
+        return RunMeta.from_dict(data)
+    except RecordError as exc:
+        raise UsageError(f"{run_dir / META_FILE}: {exc}") from None
+
+
+# -- status.json ---------------------------------------------------------------------
+
+
+def write_status(run_dir: Path, status: RunStatus) -> None:
+    write_json(run_dir / STATUS_FILE, status.to_dict())
+
+
+def read_status(run_dir: Path) -> RunStatus | None:
+    data = read_json(run_dir / STATUS_FILE)
+    return RunStatus.from_dict(data) if data is not None else None
+
+
+# -- samples.jsonl -------------------------------------------------------------------
+
+
+class SampleLog:
+    """Appends one line per cycle, flushed at once so a dying run keeps its cycles."""
+
+    def __init__(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / SAMPLES_FILE
+        self.path.touch()
+
+    def append(self, sample: CycleSample) -> None:
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(sample.to_json() + "\n")
+            fh.flush()
+
+
+def parse_lines(path: Path, raw: bytes, first_number: int) -> tuple[list[CycleSample], list[str]]:
+    """The samples of complete lines; a line that is not one is skipped with a warning
+    naming the file and line."""
+    samples: list[CycleSample] = []
     warnings: list[str] = []
-    for number, raw in enumerate(samples.read_text().splitlines(), start=1):
-        if not raw.strip():
+    for number, line in enumerate(raw.splitlines(), start=first_number):
+        if not line.strip():
             continue
         try:
-            line = json.loads(raw)
-        except json.JSONDecodeError:
-            warnings.append(f"{samples}:{number}: malformed line skipped")
-            continue
-        if not isinstance(line, dict) or "cycle" not in line or "sessions" not in line:
-            warnings.append(f"{samples}:{number}: not a cycle sample, skipped")
-            continue
-        lines.append(line)
-    return Run(path, lines, read_json(path / STATUS_FILE), read_json(path / META_FILE) or {}, warnings)
+            samples.append(CycleSample.from_json(line))
+        except RecordError as exc:
+            warnings.append(f"{path}:{number}: {exc}; line skipped")
+    return samples, warnings
+
+
+class SampleFollower:
+    """Reads the complete lines that the driver has appended since the last call."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / SAMPLES_FILE
+        self.offset = 0
+        self.lines_read = 0
+        self.warnings: list[str] = []
+
+    def new_samples(self) -> list[CycleSample]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        samples, warnings = parse_lines(self.path, complete, self.lines_read + 1)
+        self.lines_read += complete.count(b"\n")
+        self.warnings += warnings
+        return samples
+
+
+def load_run(path: Path) -> Run:
+    """A saved run; a truncated or malformed line is skipped with a warning, not fatal."""
+    if not (path / SAMPLES_FILE).exists():
+        raise UsageError(f"{path} is not a run directory: no {SAMPLES_FILE}")
+    follower = SampleFollower(path)
+    samples = follower.new_samples()
+    tail = follower.path.read_bytes()[follower.offset :]
+    if tail.strip():  # a last line without its newline: a run killed mid-write
+        more, warnings = parse_lines(follower.path, tail, follower.lines_read + 1)
+        samples += more
+        follower.warnings += warnings
+    return Run(path, samples, read_status(path), read_meta(path), follower.warnings)
+
+
+# -- summary.json and the UI's run directories ----------------------------------------
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """A summary.json (a baseline for the gate)."""
+    data = read_json(path)
+    if data is None:
+        raise UsageError(f"baseline {path} does not exist or is not a JSON object")
+    return data
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
+    write_json(run_dir / SUMMARY_FILE, summary)
+    return run_dir / SUMMARY_FILE
+
+
+def next_run_dir(base: Path) -> Path:
+    """A fresh run directory: `base`, or base-2, base-3, ... once `base` holds a run."""
+    path, n = base, 1
+    while (path / SAMPLES_FILE).exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def run_dirs(base: Path) -> list[Path]:
+    """Every run directory `next_run_dir(base)` has handed out so far."""
+    candidates = [base, *base.parent.glob(f"{base.name}-*")]
+    return sorted(p for p in candidates if (p / SAMPLES_FILE).exists())

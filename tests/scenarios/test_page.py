@@ -32,14 +32,14 @@ def test_fixed_page_passes_twenty_cycles(tmp_path: Path) -> None:
     out = tmp_path / "page"
     argv = ["run", "--scenario", "page", "--cycles", "20", "--users", "4", "--out", str(out)]
     assert main(argv) == EXIT_PASS
-    lines = load_run(out).lines
-    assert len(lines) == 20
-    for line in lines:
-        assert line["page"]["subscriptions_message"] == 1 == line["page"]["subscriptions_state"]
-        assert line["page"]["sockets_open_per_tab"] == 1
-        assert line["page"]["sockets_opened_per_tab"] == 4  # first connect + 3 switches
-        assert line["page"]["handled_per_received"] == 1
-        assert line["sessions"]["completed"] == 4 and line["probe"]["ok"]
+    samples = load_run(out).samples
+    assert len(samples) == 20
+    for sample in samples:
+        assert sample.page["subscriptions_message"] == 1 == sample.page["subscriptions_state"]
+        assert sample.page["sockets_open_per_tab"] == 1
+        assert sample.page["sockets_opened_per_tab"] == 4  # first connect + 3 switches
+        assert sample.page["handled_per_received"] == 1
+        assert sample.sessions.completed == 4 and sample.probe.ok
     summary = json.loads((out / "summary.json").read_text())
     assert "page figures" in summary["signals"]
     assert summary["metrics"]["page.subscriptions_message"]["verdict"] == "pass"
@@ -79,12 +79,12 @@ def test_page_that_never_connects_fails_with_that_reason() -> None:
         wave = pages.run_wave(1, 2)
         assert wave.failed == 2 and wave.failures == {"page never connected": 2}
         probe = pages.probe()
-        assert not probe["ok"] and "page never connected" in probe["error"]
+        assert not probe.ok and "page never connected" in probe.error
 
 
 def test_no_chromium_is_a_clear_usage_error(monkeypatch, tmp_path: Path, capsys) -> None:
     """Without Chromium: exit 2, how to install it, and that other scenarios still work."""
-    monkeypatch.setattr("harness.page.shutil.which", lambda name: None)
+    monkeypatch.setattr("harness.load.page.shutil.which", lambda name: None)
     assert main(["run", "--scenario", "page", "--out", str(tmp_path / "x")]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "apt-get install chromium" in err and "other scenarios still work" in err

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.judge.analysis import PER_CLIENT_GAUGES
+from harness.judge.series import PER_CLIENT_GAUGES
 from harness.load.behaviours import AUDIO
+from harness.rundir.records import Sessions
 from harness.rundir.store import load_run
 
 pytestmark = pytest.mark.integration
@@ -27,10 +28,10 @@ def last_figures(tmp_path: Path, scenario: str, *leaks: str) -> dict[str, float]
     for leak in leaks:
         argv += ["--leak", leak]
     main(argv)
-    lines = load_run(out).lines
-    assert len(lines) == CYCLES
-    assert all(line["sessions"]["completed"] == U for line in lines), [line["sessions"] for line in lines]
-    return lines[-1]["server"]
+    samples = load_run(out).samples
+    assert len(samples) == CYCLES
+    assert all(s.sessions.completed == U for s in samples), [s.sessions for s in samples]
+    return samples[-1].server
 
 
 SESSIONS = CYCLES * U
@@ -97,13 +98,13 @@ def test_thirty_mixed_cycles_on_the_fixed_server(tmp_path: Path) -> None:
     a probe latency in every line, and every behaviour of the mix was exercised."""
     out = tmp_path / "mixed"
     assert main(["run", "--cycles", "30", "--out", str(out)]) == 0
-    lines = load_run(out).lines
-    assert len(lines) == 30
-    for line in lines:
-        assert {g: line["server"][g] for g in PER_CLIENT_GAUGES} == dict.fromkeys(PER_CLIENT_GAUGES, 0.0)
-        assert line["probe"]["reply_ms"] > 0
-        assert line["sessions"] == {"attempted": 10, "completed": 10, "failed": 0, "failures": {}}
-    f = lines[-1]["server"]
+    samples = load_run(out).samples
+    assert len(samples) == 30
+    for sample in samples:
+        assert {g: sample.server[g] for g in PER_CLIENT_GAUGES} == dict.fromkeys(PER_CLIENT_GAUGES, 0.0)
+        assert sample.probe.reply_ms > 0
+        assert sample.sessions == Sessions(attempted=10, completed=10, failed=0, failures={})
+    f = samples[-1].server
     assert f["chat_disconnects_total{kind=abrupt}"] > 0
     assert f["chat_turns_cancelled_on_disconnect_total"] > 0
     assert frames(f, "interrupt-signal") > 0 and frames(f, "mic-audio-data") > 0

@@ -8,7 +8,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from harness.judge.analysis import PER_CLIENT_GAUGES
+from harness.judge.series import PER_CLIENT_GAUGES
 from harness.load.client import ChatClient, SessionError
 
 pytestmark = pytest.mark.integration

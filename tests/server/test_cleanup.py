@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.judge.analysis import PER_CLIENT_GAUGES as PER_CLIENT
-from scenarios import behaviours
+from harness.judge.series import PER_CLIENT_GAUGES as PER_CLIENT
+from harness.load import behaviours
 
 pytestmark = pytest.mark.integration
 

@@ -35,10 +35,10 @@ def test_fixed_server_passes_and_writes_every_report(tmp_path: Path) -> None:
     assert main(["run", "--cycles", "8", "--out", str(out)]) == EXIT_PASS
     for name in REPORT_FILES:
         assert (out / name).stat().st_size > 0, name
-    lines = load_run(out).lines
-    assert [line["cycle"] for line in lines] == list(range(1, 9))
-    assert all(line["sessions"]["attempted"] == 10 == line["sessions"]["completed"] for line in lines)
-    assert all(line["probe"]["ok"] and line["probe"]["reply_ms"] > 0 for line in lines)
+    samples = load_run(out).samples
+    assert [s.cycle for s in samples] == list(range(1, 9))
+    assert all(s.sessions.attempted == 10 == s.sessions.completed for s in samples)
+    assert all(s.probe.ok and s.probe.reply_ms > 0 for s in samples)
     assert summary(out)["verdict"] == "pass"
     # A saved run re-judges to the same verdict without any load.
     assert main(["gate", str(out)]) == EXIT_PASS
@@ -100,7 +100,7 @@ def test_server_dying_mid_run_is_inconclusive_and_keeps_samples(tmp_path: Path) 
     status = json.loads((out / "status.json").read_text())
     assert status["state"] in ("server-died", "aborted")
     assert status["message"].startswith("cycle 4") or "server process" in status["message"]
-    assert 3 <= len(load_run(out).lines) < 30
+    assert 3 <= len(load_run(out).samples) < 30
     assert any("ended early" in r for r in summary(out)["reasons"])
 
 

@@ -1,11 +1,12 @@
-"""Synthetic sample lines for analysis tests: what a run of the given shape would write."""
+"""Synthetic samples for analysis tests: what a run of the given shape would write."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+
+from harness.rundir.records import CycleSample
 
 MiB = 2**20
 Shape = Callable[[int], float]
@@ -29,7 +30,7 @@ def make_lines(
     seed: int = 0,
     failed: Callable[[int], int] = lambda t: 0,
     probe_ok: Callable[[int], bool] = lambda t: True,
-) -> list[dict[str, Any]]:
+) -> list[CycleSample]:
     """Lines with heavy-tailed (Student t, df=2) noise of relative size `noise` on the
     continuous figures; counters stay integers."""
     rng = np.random.default_rng(seed)
@@ -74,4 +75,4 @@ def make_lines(
                 },
             }
         )
-    return lines
+    return [CycleSample.from_dict(line) for line in lines]

@@ -15,6 +15,7 @@ from harness.judge.analysis import (
     default_warmup,
     holm,
 )
+from harness.rundir.records import RunStatus
 from tests.harness.judge.synthetic import MiB, make_lines
 
 
@@ -147,7 +148,7 @@ def test_too_few_cycles_is_inconclusive() -> None:
 def test_server_died_with_hard_evidence_is_still_a_leak() -> None:
     """A run cut short by the server dying keeps a counter leak it already showed."""
     lines = make_lines(cycles=20, tasks=lambda t: 2 + 3 * t)
-    died = {"state": "server-died", "message": "cycle 21: server not reachable"}
+    died = RunStatus("server-died", "cycle 21: server not reachable")
     assert analyze(lines, status=died).verdict == LEAK
     assert analyze(make_lines(cycles=20), status=died).verdict == INCONCLUSIVE
 

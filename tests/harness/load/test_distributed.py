@@ -23,9 +23,9 @@ def test_two_workers_pass_the_fixed_server(tmp_path: Path) -> None:
     both workers ran sessions."""
     out = tmp_path / "fixed"
     assert main(["run", "--cycles", "20", "--workers", "2", "--out", str(out)]) == EXIT_PASS
-    lines = load_run(out).lines
-    assert [line["cycle"] for line in lines] == list(range(1, 21))
-    assert all(line["sessions"]["attempted"] == line["sessions"]["completed"] == 10 for line in lines)
+    samples = load_run(out).samples
+    assert [s.cycle for s in samples] == list(range(1, 21))
+    assert all(s.sessions.attempted == s.sessions.completed == 10 for s in samples)
     for worker in ("worker-1.log", "worker-2.log"):
         assert "cycle 20: ran 5 of 5 sessions (0 failed)" in (out / worker).read_text()
     assert sum(1 for _ in (out / "samples.jsonl").open()) == 20
@@ -55,8 +55,9 @@ def test_a_worker_that_dies_makes_the_run_inconclusive(tmp_path: Path) -> None:
     judgement = run(RunOptions(cycles=30, workers=2, out=tmp_path / "dies"), echo)
     assert killed
     assert judgement.exit_code == EXIT_INCONCLUSIVE
-    status = judgement.run.status or {}
-    assert status["state"] == "worker-died" and "stopped answering" in status["message"]
+    status = judgement.run.status
+    assert status is not None
+    assert status.state == "worker-died" and "stopped answering" in status.message
     assert any("worker" in reason for reason in judgement.analysis.reasons)
     leftovers = [p for p in psutil.Process().children(recursive=True) if "locust" in " ".join(p.cmdline())]
     assert leftovers == []

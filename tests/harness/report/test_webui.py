@@ -96,5 +96,5 @@ def test_leaks_tab_fills_one_row_per_cycle(browser, ui) -> None:
     assert png[:4] == b"\x89PNG"
     os.kill(proc.pid, signal.SIGINT)
     assert proc.wait(60) == 0
-    assert len(load_run(out).lines) == CYCLES
+    assert len(load_run(out).samples) == CYCLES
     assert main(["gate", str(out)]) == 0

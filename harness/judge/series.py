@@ -1,0 +1,136 @@
+"""Series out of samples: each metric name resolves to one figure per cycle.
+
+Names: a server figure as the server calls it (`chat_asyncio_tasks`), `process.<field>`,
+`page.<figure>`, `probe.<field>`, `wave.<step>.<stat>`, and the derived
+`<counter>:per_cycle` / `<histogram>:mean_per_cycle`. Plots, the Leaks tab and the rules
+all read samples through `value`, so no one else knows where a figure sits in a sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+
+from harness.rundir.records import CycleSample, Probe, ProcessFigures, StepLatency
+
+PER_CLIENT_GAUGES = (
+    "chat_clients",
+    "chat_contexts",
+    "chat_conversation_tasks",
+    "chat_audio_buffers",
+    "chat_audio_buffer_bytes",
+    "chat_heartbeats",
+    "chat_message_handler_clients",
+    "chat_wake_word_clients",
+    "chat_agent_memory_messages",
+    "chat_tts_workers",
+    "chat_log_handles",
+)
+# Figures that are counters, constants or duplicates of what psutil reports.
+IGNORED = (
+    "process_start_time_seconds",
+    "process_cpu_seconds_total",
+    "process_virtual_memory_bytes",
+    "process_max_fds",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "process_threads",
+)
+IGNORED_COUNTERS = ("process_cpu_seconds_total",)
+LATENCY_SERIES = (
+    "probe.reply_ms",
+    "probe.first_token_ms",
+    "wave.reply.p50",
+    "wave.reply.p95",
+    "wave.first-token.p50",
+    "wave.first-token.p95",
+)
+PROCESS_LEVELS = ("open_fds", "threads", "close_wait")
+
+_PROCESS = {f.name for f in fields(ProcessFigures)}
+_PROBE = {f.name for f in fields(Probe)}
+_STEP = {f.name for f in fields(StepLatency)}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def value(sample: CycleSample, name: str) -> float | None:
+    """The figure `name` in one sample, or None where the sample has none."""
+    section, _, rest = name.partition(".")
+    if section == "process" and rest in _PROCESS:
+        return _number(getattr(sample.process, rest)) if sample.process else None
+    if section == "probe" and rest in _PROBE:
+        return _number(getattr(sample.probe, rest))
+    if section == "page" and rest:
+        return sample.page.get(rest)
+    if section == "wave" and rest:
+        step, _, stat = rest.rpartition(".")
+        latency = sample.step(step)
+        return _number(getattr(latency, stat)) if latency and stat in _STEP else None
+    return sample.server.get(name)
+
+
+def series(samples: list[CycleSample], name: str) -> list[float | None]:
+    return [value(sample, name) for sample in samples]
+
+
+def rss_series(samples: list[CycleSample]) -> list[float | None]:
+    """Resident memory: psutil's, else the server's own Prometheus figure."""
+    rss = series(samples, "process.rss_bytes")
+    if sum(v is not None for v in rss) < 3:
+        return series(samples, "process_resident_memory_bytes")
+    return rss
+
+
+def server_names(samples: list[CycleSample]) -> list[str]:
+    """Every server figure seen in these samples, in order of first appearance."""
+    names: dict[str, None] = {}
+    for sample in samples:
+        names.update(dict.fromkeys(sample.server))
+    return list(names)
+
+
+def rate_series(samples: list[CycleSample]) -> dict[str, list[float | None]]:
+    """Per-cycle increments of counters (`*_total`) and per-cycle means of histograms
+    (`X_sum` / `X_count`): cumulative figures judged by what each cycle added."""
+    names = server_names(samples)
+    out: dict[str, list[float | None]] = {}
+
+    def diffs(name: str) -> list[float | None]:
+        values = series(samples, name)
+        return [
+            None if a is None or b is None or b < a else b - a
+            for a, b in zip([None, *values[:-1]], values, strict=True)
+        ]
+
+    for name in names:
+        if name.split("{")[0].endswith("_total") and name not in IGNORED_COUNTERS:
+            out[f"{name}:per_cycle"] = diffs(name)
+        elif name.endswith("_sum") and name.removesuffix("_sum") + "_count" in names:
+            base = name.removesuffix("_sum")
+            sums, counts = diffs(name), diffs(base + "_count")
+            out[f"{base}:mean_per_cycle"] = [
+                s / c if s is not None and c else None for s, c in zip(sums, counts, strict=True)
+            ]
+    return out
+
+
+def counter_names(samples: list[CycleSample]) -> tuple[list[str], list[str]]:
+    """(per-client gauges, level gauges) present in the server's figures."""
+    names = server_names(samples)
+    per_client = [n for n in names if n in PER_CLIENT_GAUGES]
+    levels = [
+        n for n in names
+        if n not in PER_CLIENT_GAUGES and n not in IGNORED
+        and not n.split("{")[0].endswith(("_total", "_created", "_count", "_sum", "_bucket"))
+    ]
+    return per_client, levels
+
+
+def clean(values: list[float | None]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None], dtype=float)

@@ -1,0 +1,89 @@
+"""The judge's front door: `Judge` takes samples one at a time as a run goes; `judge`
+re-judges a whole saved run. Both end in a `Judgement`, which report and cli consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from harness.judge.analysis import DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze, default_warmup
+from harness.judge.early import Decision, EarlyStop
+from harness.judge.gate import Regression, baseline_metrics, compare
+from harness.rundir.records import CycleSample, Run
+
+EXIT_CODES = {PASS: EXIT_PASS, LEAK: EXIT_FAIL, DEGRADED: EXIT_FAIL, INCONCLUSIVE: EXIT_INCONCLUSIVE}
+WARMING_UP = "warming up"
+
+
+@dataclass
+class Judgement:
+    run: Run
+    analysis: Analysis
+    regressions: list[Regression] = field(default_factory=list)
+    baseline: Path | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.regressions and self.analysis.verdict == PASS:
+            return DEGRADED
+        return self.analysis.verdict
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The layout of summary.json."""
+        data = self.analysis.to_dict()
+        data["verdict"] = self.verdict
+        data["run"] = self.run.meta.to_dict() if self.run.meta else {}
+        data["status"] = self.run.status.to_dict() if self.run.status else None
+        data["warnings"] = self.run.warnings
+        data["gate"] = {
+            "baseline": str(self.baseline) if self.baseline else None,
+            "regressions": [r.reason() for r in self.regressions],
+        }
+        return data
+
+
+def judge(
+    run: Run,
+    config: Config | None = None,
+    baseline: dict[str, Any] | None = None,
+    baseline_path: Path | None = None,
+) -> Judgement:
+    """Judge a whole run; `baseline` is a saved summary.json to gate against."""
+    judgement = Judgement(run, analyze(run.samples, config, run.status), baseline=baseline_path)
+    if baseline is not None:
+        judgement.regressions = compare(judgement.analysis.metrics, baseline_metrics(baseline))
+    return judgement
+
+
+class Judge:
+    """Keeps a live run's samples as they arrive: the verdict so far, and with
+    `stop_early` the first cycle at which a failing verdict can no longer change."""
+
+    def __init__(self, planned_cycles: int, config: Config | None = None, stop_early: bool = False) -> None:
+        self.config = config or Config()
+        self.planned = planned_cycles
+        self.samples: list[CycleSample] = []
+        self.early = EarlyStop(planned_cycles, self.config) if stop_early else None
+
+    def add(self, sample: CycleSample) -> Decision | None:
+        """Take one cycle; returns the decision once the run may stop early."""
+        self.samples.append(sample)
+        return self.early.add(sample) if self.early is not None else None
+
+    @property
+    def decided(self) -> Decision | None:
+        return self.early.decided if self.early is not None else None
+
+    def so_far(self) -> str:
+        """The verdict of the cycles so far, or 'warming up' while too few are in."""
+        warmup = self.config.warmup if self.config.warmup is not None else default_warmup(
+            self.planned or len(self.samples))
+        if len(self.samples) < warmup + self.config.min_post_warmup_cycles:
+            return WARMING_UP
+        return analyze(self.samples, replace(self.config, warmup=warmup)).verdict

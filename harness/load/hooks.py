@@ -1,0 +1,215 @@
+"""The cycle driver inside Locust: it starts with a test and stops with it.
+
+The plan of a run (its options and its target) is read from run.json, which `harness run`
+and `harness ui` write before starting Locust. Run by hand (`locust -f scenarios/X.py
+--cycles 20 ...`), there is no run.json yet: the flags below are the plan, with the
+defaults of `RunOptions`, and the run.json is written here. The driver runs on the local
+runner or the master; a worker only runs its share of each wave.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.load.driver import CycleDriver, WaveResult, run_probe
+from harness.load.wave import WAVE, MasterWaves, worker_wave
+from harness.observe.sampler import http_base, sampler_for
+from harness.options import RunOptions, default_out
+from harness.report.summary import progress_line
+from harness.report.webui import LeaksBoard
+from harness.report.webui import install as install_leaks_tab
+from harness.rundir.records import RunMeta, RunStatus, Target
+from harness.rundir.store import SampleLog, next_run_dir, read_meta, write_meta, write_status
+
+logger = logging.getLogger("harness.locust")
+
+DEFAULT_HOST = "ws://127.0.0.1:12393/client-ws"
+UNTIL_STOPPED = 10**9
+DEFAULTS = RunOptions()
+BOARD = LeaksBoard()
+MASTER_WAVES: list[MasterWaves] = []
+
+
+@events.init_command_line_parser.add_listener
+def add_arguments(parser: Any) -> None:
+    group = parser.add_argument_group("leak harness (when run by hand; `harness run` passes run.json)")
+    group.add_argument("--cycles", type=int, default=DEFAULTS.cycles, help="waves to run (UI: until stopped if 0)")
+    group.add_argument("--wave-users", type=int, default=0,
+                       help="sessions per wave (default: the number of users)")
+    group.add_argument("--run-dir", default="", help="where samples.jsonl goes (default reports/<time>)")
+    group.add_argument("--metrics-url", default="", help="Prometheus endpoint (default: from --host)")
+    group.add_argument("--resources-url", default="", help="JSON figures (default: from --host)")
+    group.add_argument("--extra-metrics-url", action="append", default=[],
+                       help="another Prometheus endpoint to sample, e.g. the fake LLM's")
+    group.add_argument("--metric", action="append", default=[],
+                       help="keep only server figures whose name matches this regex")
+    group.add_argument("--server-pid", type=int, default=0, help="server process to sample")
+    group.add_argument("--settle-timeout", type=float, default=DEFAULTS.settle_timeout)
+    group.add_argument("--reply-timeout", type=float, default=DEFAULTS.reply_timeout)
+    group.add_argument("--wave-timeout", type=float, default=120.0)
+
+
+def parsed_options(environment: Environment) -> Any:
+    """Locust's parsed command line (always there once Locust has started)."""
+    assert environment.parsed_options is not None
+    return environment.parsed_options
+
+
+def url_option(value: str, default: str) -> str | None:
+    """'' means the default derived from the chat URL; 'none' means no such endpoint."""
+    if value == "none":
+        return None
+    return value or default
+
+
+def plan_from_flags(environment: Environment) -> tuple[RunOptions, Target]:
+    """A run started by hand: the flags are the plan."""
+    parsed = parsed_options(environment)
+    host = environment.host or DEFAULT_HOST
+    base = http_base(host)
+    options = RunOptions(cycles=parsed.cycles, users=parsed.num_users or DEFAULTS.users,
+                         scenario=scenario_name(environment), target=host,
+                         settle_timeout=parsed.settle_timeout, reply_timeout=parsed.reply_timeout,
+                         metrics=tuple(parsed.metric), pid=parsed.server_pid or None)
+    target = Target(
+        ws_url=host,
+        pid=parsed.server_pid or None,
+        metrics_url=url_option(parsed.metrics_url, f"{base}/metrics"),
+        resources_url=url_option(parsed.resources_url, f"{base}/debug/resources"),
+        extra_metrics_urls=tuple(parsed.extra_metrics_url),
+        patterns=tuple(parsed.metric),
+    )
+    return options, target
+
+
+@dataclass
+class Plan:
+    run_dir: Path
+    options: RunOptions
+    target: Target
+    users: int
+
+
+def plan_for(environment: Environment) -> Plan:
+    """This test's plan, and its run directory (a test started again from the UI gets a
+    fresh one: base-2, base-3, ... with the same plan)."""
+    parsed = parsed_options(environment)
+    base = Path(parsed.run_dir) if parsed.run_dir else default_out()
+    run_dir = next_run_dir(base)
+    meta = read_meta(base)
+    written = meta is not None and meta.target is not None and run_dir == base
+    if meta is not None and meta.target is not None:
+        options, target = meta.options, meta.target
+    else:
+        options, target = plan_from_flags(environment)
+    runner = environment.runner
+    users = parsed.wave_users or (runner.target_user_count if runner else 0) or parsed.num_users or options.users
+    options = replace(options, out=run_dir, users=users)
+    if not written:
+        write_meta(run_dir, RunMeta(options, target, started=time.time()))
+    return Plan(run_dir, options, target, users)
+
+
+class DriverGreenlet:
+    """Owns one run: started on test_start, stopped on test_stop."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.stopping = False
+        self.plan = plan_for(environment)
+
+    def local_wave(self, cycle: int, users: int) -> WaveResult:
+        WAVE.start(0, users, self.plan.options.reply_timeout)
+        return WAVE.collect(parsed_options(self.environment).wave_timeout)
+
+    def distributed_wave(self, cycle: int, users: int) -> WaveResult:
+        return MASTER_WAVES[0].run_wave(cycle, users, self.plan.options.reply_timeout)
+
+    def start(self) -> None:
+        gevent.spawn(self.drive)
+
+    def drive(self) -> None:
+        environment, plan = self.environment, self.plan
+        options = plan.options
+        cycles = options.cycles if options.cycles > 0 else UNTIL_STOPPED
+        BOARD.start(options.cycles)
+
+        def on_cycle(sample: Any) -> None:
+            logger.info(progress_line(sample, cycles))
+            BOARD.add(sample)
+
+        distributed = isinstance(environment.runner, MasterRunner)
+        driver = CycleDriver(
+            cycles=cycles,
+            users=plan.users,
+            run_wave=self.distributed_wave if distributed else self.local_wave,
+            sampler=sampler_for(plan.target, options.settle_timeout),
+            probe=lambda: run_probe(plan.target.ws_url, options.reply_timeout),
+            log=SampleLog(plan.run_dir),
+            on_cycle=on_cycle,
+            stop_requested=lambda: self.stopping,
+        )
+        try:
+            status = driver.run()
+        except Exception as exc:
+            logger.exception("cycle driver failed")
+            status = RunStatus("error", f"cycle driver failed: {exc!r}", cycles_done=driver.done,
+                               cycles_asked=cycles)
+        write_status(plan.run_dir, status)
+        if not self.stopping and environment.runner is not None:
+            if parsed_options(environment).headless:
+                gevent.spawn(environment.runner.quit)
+            else:
+                gevent.spawn(environment.runner.stop)
+
+    def stop(self) -> None:
+        self.stopping = True
+        WAVE.abort()
+        for waves in MASTER_WAVES:
+            waves.done.set()
+
+
+def scenario_name(environment: Environment) -> str:
+    names = {getattr(cls, "scenario", "?") for cls in environment.user_classes}
+    return ",".join(sorted(names))
+
+
+DRIVERS: list[DriverGreenlet] = []
+
+
+@events.init.add_listener
+def on_init(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message("harness-wave", worker_wave)
+    elif isinstance(runner, MasterRunner):
+        waves = MasterWaves(environment)
+        MASTER_WAVES[:] = [waves]
+        runner.register_message("harness-wave-done", waves.on_done)
+    if environment.web_ui is not None:
+        install_leaks_tab(environment.web_ui, BOARD)
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    driver = DriverGreenlet(environment)
+    DRIVERS.append(driver)
+    driver.start()
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment: Environment, **_: Any) -> None:
+    for driver in DRIVERS:
+        driver.stop()
+    DRIVERS.clear()

@@ -1,0 +1,94 @@
+"""Start Locust in child processes: one process, or a master with local workers.
+
+Locust runs apart from the harness because importing it monkey-patches the whole process
+with gevent. The child gets only Locust's own flags and `--run-dir`: it reads the run's
+options and target from the run.json there (see hooks.py).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import scenarios
+from harness.errors import UsageError
+from harness.options import PAGE, SCENARIOS, RunOptions
+from harness.target.process import free_port, stop_group
+
+SCENARIO_DIR = Path(scenarios.__file__).parent
+QUIT_GRACE = 30.0
+
+
+def scenario_file(name: str) -> Path:
+    if name not in SCENARIOS or name == PAGE:
+        raise UsageError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+    return SCENARIO_DIR / f"{name}.py"
+
+
+def locust_command(options: RunOptions, ws_url: str, headless: bool = True) -> list[str]:
+    """The Locust child of a run whose run.json is already written in `options.out`."""
+    out = options.out
+    argv = [
+        sys.executable, "-m", "locust",
+        "-f", str(scenario_file(options.scenario)),
+        "-u", str(options.users), "-r", str(max(options.users, 100)),
+        "--host", ws_url,
+        "--run-dir", str(out),
+    ]
+    argv += ["--html", str(out / "locust.html"), "--loglevel", "INFO"]
+    if headless:  # in the web UI, Locust logs to the terminal
+        argv += ["--headless", "--only-summary", "--logfile", str(out / "locust.log")]
+    return argv
+
+
+def worker_command(scenario: str, master_host: str, master_port: int, logfile: Path | None) -> list[str]:
+    argv = [sys.executable, "-m", "locust", "-f", str(scenario_file(scenario)), "--worker",
+            "--master-host", master_host, "--master-port", str(master_port)]
+    if logfile is not None:
+        argv += ["--logfile", str(logfile)]
+    return argv
+
+
+class LocustProcess:
+    """A Locust child; stopped (SIGINT, then SIGTERM, then SIGKILL) in `stop`."""
+
+    def __init__(self, argv: list[str], log: Path | None) -> None:
+        self._log = open(log, "ab") if log is not None else None
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=self._log, stderr=subprocess.STDOUT if self._log else None,
+        )
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, timeout: float) -> bool:
+        """True once the process has exited, False if it still runs after `timeout`."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop(self) -> None:
+        stop_group(self.proc, ((signal.SIGINT, QUIT_GRACE), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)))
+        if self._log is not None:
+            self._log.close()
+
+
+def start_locust(options: RunOptions, ws_url: str) -> list[LocustProcess]:
+    """The Locust process, or a master and its local workers with --workers N."""
+    argv = locust_command(options, ws_url)
+    out = options.out
+    if not options.workers:
+        return [LocustProcess(argv, out / "locust.out")]
+    port = free_port()
+    master = argv + ["--master", "--expect-workers", str(options.workers),
+                     "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+    processes = [LocustProcess(master, out / "locust.out")]
+    for i in range(1, options.workers + 1):
+        processes.append(LocustProcess(worker_command(options.scenario, "127.0.0.1", port,
+                                                      out / f"worker-{i}.log"), out / f"worker-{i}.out"))
+    return processes
