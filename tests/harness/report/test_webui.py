@@ -23,7 +23,7 @@ CHROMIUM = shutil.which("chromium")
 # Locust's UI polls its stats every 2 s; 15 cycles take several polls, so rows can be
 # seen arriving while the run goes on, not only at its end.
 CYCLES = 15
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
