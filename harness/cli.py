@@ -11,12 +11,13 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.errors import EXIT_USAGE, HarnessError
+from harness.errors import EXIT_INCONCLUSIVE, EXIT_USAGE, HarnessError, interruption
 from harness.judge.analysis import Config
 from harness.judge.verdict import Judgement, judge
 from harness.options import SCENARIOS, RunOptions, default_out
 from harness.report.summary import headline, write_reports
 from harness.rundir.store import load_run, read_summary
+from harness.target.children import signals_handled
 
 CONTEXT = {"auto_envvar_prefix": "HARNESS", "help_option_names": ["-h", "--help"]}
 
@@ -119,15 +120,16 @@ def ui(cycles: int, out: Path | None, web_port: int, **target: Any) -> int:
 @click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS))
 def worker(master_host: str, master_port: int, scenario: str) -> int:
     """A Locust worker for a master on another machine."""
-    import subprocess
+    from harness.load.launch import LocustProcess, worker_command
 
-    from harness.load.launch import worker_command
-
-    argv = worker_command(scenario, master_host, master_port, None)
+    worker = LocustProcess(worker_command(scenario, master_host, master_port, None), log=None)
     try:
-        return subprocess.call(argv)
-    except KeyboardInterrupt:
-        return 130
+        return worker.proc.wait()
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP
+        click.echo(f"{interruption(exc)}: stopping the worker", err=True)
+        return EXIT_INCONCLUSIVE
+    finally:
+        worker.stop()
 
 
 @cli.command()
@@ -177,13 +179,17 @@ def compare(run_dirs: tuple[Path, ...], out: Path) -> int:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: reports/selftest-<timestamp>]")
 def selftest(cycles: int, repeat: int, users: int, cpu_hog: bool, out: Path | None) -> int:
     """Check the gate on this machine: every fault caught every time, no false alarm."""
+    from harness.commands.selftest import SelftestInterrupted, table
     from harness.commands.selftest import selftest as run_selftest
-    from harness.commands.selftest import table
 
     out = out or default_out().with_name("selftest-" + default_out().name)
     click.echo(f"selftest: {repeat} x (fixed + every fault), {cycles} cycles of {users} -> {out}"
                + (" with a CPU hog" if cpu_hog else ""))
-    rows = run_selftest(out, cycles, repeat, users, echo, hog=cpu_hog)
+    try:
+        rows = run_selftest(out, cycles, repeat, users, echo, hog=cpu_hog)
+    except SelftestInterrupted as exc:
+        click.echo(f"selftest {exc}: no verdict")
+        return EXIT_INCONCLUSIVE
     click.echo(table(rows))
     ok = all(row.ok for row in rows)
     click.echo("selftest passed" if ok else "selftest FAILED")
@@ -221,7 +227,8 @@ def serve(leaks: tuple[str, ...], server_args: tuple[str, ...]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (testable without a subprocess)."""
     try:
-        code = cli.main(args=argv, prog_name="harness", standalone_mode=False)
+        with signals_handled():
+            code = cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except HarnessError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code

@@ -28,3 +28,18 @@ class WorkerLost(HarnessError):
     """A Locust worker stopped answering in the middle of a distributed run."""
 
     exit_code = EXIT_INCONCLUSIVE
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP: stop the load and the target, keep what was collected.
+    A KeyboardInterrupt, so every path that handles Ctrl-C handles the others too."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def interruption(exc: KeyboardInterrupt) -> str:
+    """How a run was interrupted, for status.json and the summary."""
+    name = getattr(exc, "signal_name", "SIGINT")
+    return f"interrupted by {name}" + (" (Ctrl-C)" if name == "SIGINT" else "")

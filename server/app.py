@@ -129,7 +129,7 @@ class ChatServer:
 
 
 async def serve(config: ServerConfig) -> None:
-    """Run until SIGINT or SIGTERM, then close every connection and clean up."""
+    """Run until SIGINT, SIGTERM or SIGHUP, then close every connection and clean up."""
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()
 
@@ -137,7 +137,7 @@ async def serve(config: ServerConfig) -> None:
         if not stop.done():
             stop.set_result(None)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, request_stop)
     await ChatServer(config).serve_forever(stop)
 

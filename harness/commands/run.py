@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from harness.errors import interruption
 from harness.judge.analysis import Config
 from harness.judge.verdict import Judge, Judgement, judge
 from harness.load.driver import CycleDriver
@@ -39,6 +40,7 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
     live = Judge(options.cycles, config, stop_early=options.stop_early)
     progress = Progress(options.cycles, echo, live)
     cut_short: str | None = None
+    interrupted: str | None = None
     try:
         with target_up(options, echo) as running:
             write_meta(options.out, RunMeta(options, running.target, started=time.time()))
@@ -46,10 +48,10 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
             echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {options.out}")
             drive = drive_pages if options.scenario == PAGE else drive_locust
             cut_short = drive(options, running, progress)
-    except KeyboardInterrupt:
-        cut_short = "interrupted (Ctrl-C)"
-        echo("interrupted: stopping Locust and the server, keeping what was sampled")
-    conclude_status(options, live, cut_short, echo)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under signals_handled
+        interrupted = interruption(exc)
+        echo(f"{interrupted}: stopped Locust and the server, keeping what was sampled")
+    conclude_status(options, live, cut_short, interrupted, echo)
     return finish(options, live, config, progress.warnings)
 
 
@@ -133,9 +135,15 @@ def drive_pages(options: RunOptions, running: Running, progress: Progress) -> st
     return None
 
 
-def conclude_status(options: RunOptions, live: Judge, cut_short: str | None, echo: Echo) -> None:
-    """The harness's word on how the run ended, where the driver's own is missing or moot."""
-    if live.decided is not None:
+def conclude_status(
+    options: RunOptions, live: Judge, cut_short: str | None, interrupted: str | None, echo: Echo
+) -> None:
+    """The harness's word on how the run ended, where the driver's own is missing or moot
+    (the driver of an interrupted run only saw itself being stopped)."""
+    if interrupted is not None:
+        write_status(options.out, RunStatus("interrupted", interrupted, cycles_done=len(live.samples),
+                                            cycles_asked=options.cycles, users=options.users))
+    elif live.decided is not None:
         decided = live.decided.cycle
         echo(f"verdict decided at cycle {decided}: stopped early")
         write_status(options.out, RunStatus("decided", f"decided at cycle {decided}", decided_at=decided,

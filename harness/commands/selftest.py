@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from harness.commands.run import run
 from harness.judge.early import decision_cycle
 from harness.judge.verdict import Judgement
 from harness.options import RunOptions
+from harness.target.children import spawn, stop_group
 from server.faults import FAULTS
 
 Echo = Callable[[str], None]
@@ -55,6 +57,10 @@ class Row:
         return statistics.median(self.cycles_to_detect) if self.cycles_to_detect else None
 
 
+class SelftestInterrupted(Exception):
+    """A signal stopped one of the selftest's runs."""
+
+
 class CpuHog:
     """A separate process spinning on one core, for the busy-machine test mode."""
 
@@ -62,13 +68,12 @@ class CpuHog:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> CpuHog:
-        self.proc = subprocess.Popen([sys.executable, "-c", HOG_CODE])
+        self.proc = spawn([sys.executable, "-c", HOG_CODE])
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
+            stop_group(self.proc, ((signal.SIGKILL, 5.0),))
 
 
 def record(row: Row, judgement: Judgement, cycles: int) -> None:
@@ -101,6 +106,8 @@ def selftest(
                 options = RunOptions(cycles=cycles, users=users, leaks=leaks,
                                      out=out / f"{name}-{r}", stop_early=True)
                 judgement = run(options, lambda message: None)
+                if judgement.interrupted:  # run() kept the samples; the selftest ends here
+                    raise SelftestInterrupted(judgement.run.status.message if judgement.run.status else "")
                 record(rows[name], judgement, cycles)
                 echo(f"[{r}/{repeat}] {name:<10} {judgement.verdict:<12} "
                      f"{', '.join(m.name for m in judgement.analysis.failing()[:3])}")

@@ -8,21 +8,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from harness.errors import EXIT_INCONCLUSIVE, interruption
 from harness.judge.verdict import judge
 from harness.load.launch import LocustProcess, locust_command
 from harness.options import RunOptions
 from harness.report.summary import headline, write_reports
-from harness.rundir.records import RunMeta
-from harness.rundir.store import load_run, run_dirs, write_meta
+from harness.rundir.records import RunMeta, RunStatus
+from harness.rundir.store import load_run, read_status, run_dirs, write_meta, write_status
 from harness.target.up import target_up
 
 Echo = Callable[[str], None]
 DEFAULT_WEB_PORT = 8089
 
 
+def mark_interrupted(base: Path, how: str) -> bool:
+    """The latest test, if the signal cut it short, ends as interrupted (with the signal)
+    rather than as its driver saw it, merely 'stopped'. True if there was one."""
+    dirs = run_dirs(base)
+    status = read_status(dirs[-1]) if dirs else None
+    if not dirs or (status is not None and status.state != "stopped"):
+        return False
+    samples = load_run(dirs[-1]).samples
+    write_status(dirs[-1], RunStatus("interrupted", how, cycles_done=len(samples)))
+    return True
+
+
 def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) -> int:
-    """Run the UI until Ctrl-C; then judge and report every run the UI started."""
+    """Run the UI until Ctrl-C (or SIGTERM, SIGHUP); then judge and report every run the
+    UI started. Exit 3 if the signal cut a running test short, else 0."""
     options.out.mkdir(parents=True, exist_ok=True)
     with target_up(options, echo) as running:
         write_meta(options.out, RunMeta(options, running.target, started=time.time()))
@@ -30,14 +45,16 @@ def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) 
         argv += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
         echo(f"Locust web UI on http://127.0.0.1:{web_port} (Leaks tab); Ctrl-C to finish")
         locust = LocustProcess(argv, log=None)
+        interrupted: str | None = None
         try:
             locust.proc.wait()
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP: the way to finish
+            interrupted = interruption(exc)
         finally:
             locust.stop()
+    cut_short = interrupted is not None and mark_interrupted(options.out, interrupted)
     for run_dir in run_dirs(options.out):
         judgement = judge(load_run(run_dir))
         write_reports(judgement)
         echo(f"{run_dir}: {headline(judgement)}")
-    return 0
+    return EXIT_INCONCLUSIVE if cut_short else 0

@@ -34,6 +34,10 @@ class Judgement:
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
 
+    @property
+    def interrupted(self) -> bool:
+        return self.run.status is not None and self.run.status.state == "interrupted"
+
     def to_dict(self) -> dict[str, Any]:
         """The layout of summary.json."""
         data = self.analysis.to_dict()

@@ -15,7 +15,8 @@ from pathlib import Path
 import scenarios
 from harness.errors import UsageError
 from harness.options import PAGE, SCENARIOS, RunOptions
-from harness.target.process import free_port, stop_group
+from harness.target.children import spawn, stop_group
+from harness.target.process import free_port
 
 SCENARIO_DIR = Path(scenarios.__file__).parent
 QUIT_GRACE = 30.0
@@ -56,10 +57,8 @@ class LocustProcess:
 
     def __init__(self, argv: list[str], log: Path | None) -> None:
         self._log = open(log, "ab") if log is not None else None
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, start_new_session=True,
-            stdout=self._log, stderr=subprocess.STDOUT if self._log else None,
-        )
+        self.proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                          stderr=subprocess.STDOUT if self._log else None)
 
     def running(self) -> bool:
         return self.proc.poll() is None

@@ -18,24 +18,9 @@ from urllib.parse import urlsplit
 import psutil
 
 from harness.errors import TargetError, UsageError
+from harness.target.children import spawn, stop_group
 
 READY_TIMEOUT = 15.0
-
-
-def stop_group(proc: subprocess.Popen[bytes], steps: tuple[tuple[int, float], ...]) -> None:
-    """Signal a child's whole process group, escalating through `steps` (signal, seconds
-    to wait) until it has exited."""
-    for sig, wait in steps:
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class ServerProcess:
@@ -77,9 +62,7 @@ class ServerProcess:
             self._log = open(self.log_path, "ab")
             stderr = self._log  # type: ignore[assignment]
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.PIPE, stderr=stderr, env=env, start_new_session=True
-        )
+        self.proc = spawn(self.argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
         self.port = self._wait_listening(timeout)
         return self.port
 
@@ -173,8 +156,7 @@ class CommandServer(ServerProcess):
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
         try:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = spawn(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
         except OSError as exc:
             raise TargetError(f"--server-cmd could not start {self.argv[0]!r}: {exc.strerror}") from None
         finally:

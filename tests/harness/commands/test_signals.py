@@ -1,0 +1,157 @@
+"""Every way a run can be stopped leaves no process behind (real processes, real signals).
+
+Each test starts `harness` in a process group of its own with SIGINT's default handler
+restored (a background process of a non-interactive shell would ignore SIGINT), records
+every descendant once the run is going, signals the group, and then checks that none of
+those processes is alive 10 s later. For all but SIGKILL the run must also end as an
+interrupted run: exit 3, status.json and summary.json written, naming the signal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.errors import EXIT_INCONCLUSIVE
+from harness.target.process import free_port, port_open
+
+pytestmark = pytest.mark.integration
+
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
+GONE_WITHIN = 10.0
+
+
+def harness(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60.0) -> list[str]:
+    """Read the harness's output until a line starts with `prefix`."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line.rstrip())
+        if line.startswith(prefix):
+            return seen
+    raise AssertionError(f"no line starting {prefix!r} in:\n" + "\n".join(seen))
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def alive(processes: list[psutil.Process]) -> list[str]:
+    left = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{proc.pid} {' '.join(proc.cmdline())[:100]}")
+        except psutil.NoSuchProcess:
+            continue
+    return left
+
+
+def signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals, min_children: int) -> tuple[int, str]:
+    """Signal the harness's group; its exit code and the rest of its output, once every
+    descendant is gone."""
+    children = descendants(proc.pid)
+    assert len(children) >= min_children, [c.cmdline() for c in children]
+    os.killpg(proc.pid, sig)
+    try:
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        output = proc.stdout.read() if proc.stdout is not None else ""
+    deadline = time.monotonic() + GONE_WITHIN
+    while alive(children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = alive(children)
+    for leftover in children:  # leave the machine clean even when the test fails
+        try:
+            leftover.kill()
+        except psutil.NoSuchProcess:
+            pass
+    assert not left, f"still alive {GONE_WITHIN:g} s after {sig.name}: {left}"
+    return code, output
+
+
+def assert_interrupted(out: Path, sig: signal.Signals, code: int) -> None:
+    assert code == EXIT_INCONCLUSIVE
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "interrupted" and sig.name in status["message"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["verdict"] == "inconclusive"
+    assert any(sig.name in reason for reason in summary["reasons"])
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+@pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "two-workers"])
+def test_signal_to_run_leaves_no_process(tmp_path: Path, sig: signal.Signals, workers: int) -> None:
+    """`harness run` (also on a master with 2 workers), signalled mid-run."""
+    out = tmp_path / "run"
+    proc = harness("run", "--cycles", "50", "--users", "4", "--workers", str(workers), "--out", str(out))
+    wait_for_line(proc, "cycle 2/")
+    # server, watchdog, Locust (and its two workers)
+    code, _ = signal_and_check(proc, sig, min_children=3 + workers)
+    if sig == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+        return
+    assert_interrupted(out, sig, code)
+    assert json.loads((out / "status.json").read_text())["cycles_done"] >= 2
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_signal_to_ui_leaves_no_process(tmp_path: Path, sig: signal.Signals) -> None:
+    """`harness ui` with a test cycling, signalled."""
+    port = free_port()
+    out = tmp_path / "ui"
+    proc = harness("ui", "--web-port", str(port), "--users", "3", "--out", str(out))
+    wait_for_line(proc, "Locust web UI on")
+    deadline = time.monotonic() + 30
+    while not port_open("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    form = b"user_count=3&spawn_rate=3"
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=form, timeout=10).read()
+    deadline = time.monotonic() + 60
+    samples = out / "samples.jsonl"
+    while (not samples.exists() or samples.read_text().count("\n") < 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    code, _ = signal_and_check(proc, sig, min_children=3)
+    if sig == signal.SIGKILL:
+        return
+    assert code == EXIT_INCONCLUSIVE
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "interrupted" and sig.name in status["message"]
+    assert (out / "summary.json").exists()
+
+
+def test_second_signal_ends_the_shutdown_at_once(tmp_path: Path) -> None:
+    """A second SIGTERM during the shutdown: the harness exits 3 at once, its children killed."""
+    out = tmp_path / "twice"
+    proc = harness("run", "--cycles", "50", "--users", "4", "--out", str(out))
+    wait_for_line(proc, "cycle 2/")
+    children = descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGTERM)
+    time.sleep(0.05)  # the first one is being handled: Locust is being asked to quit
+    code, output = signal_and_check(proc, signal.SIGTERM, min_children=0)
+    assert code == EXIT_INCONCLUSIVE
+    assert "SIGTERM again: killing every child and exiting now" in output
+    assert not alive(children)
