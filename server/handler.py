@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from .state import ChatState, cancel_and_wait
 logger = logging.getLogger("server.handler")
 
 SAMPLE_RATE = 16_000
+# Bounds on what one frame may hold (the frame's size is bounded by app.MAX_FRAME_BYTES).
+MAX_DEPTH = 32  # JSON nesting
+MAX_TEXT_CHARS = 16_384  # text-input
+MAX_INT_DIGITS = 64  # JSON integers
 
 
 @dataclass
@@ -62,6 +67,59 @@ def is_number_list(value: Any) -> bool:
     return isinstance(value, list) and all(
         isinstance(x, (int, float)) and not isinstance(x, bool) for x in value
     )
+
+
+def _no_constant(name: str) -> Any:
+    raise BadFrame(f"frame is not valid JSON: {name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadFrame(f"frame holds a number out of range: {text[:40]}")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise BadFrame(f"frame holds an integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (iterative: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, level)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def parse_frame(raw: str) -> dict[str, Any]:
+    """A client frame as a JSON object, within the bounds above; BadFrame says what is wrong.
+    Python's json accepts NaN, Infinity and numbers that overflow to inf; JSON does not."""
+    try:
+        frame = json.loads(raw, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise BadFrame(f"frame is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:
+        raise BadFrame(f"frame nests JSON deeper than {MAX_DEPTH} levels") from None
+    if not isinstance(frame, dict):
+        raise BadFrame(f"frame must be a JSON object, got {type(frame).__name__}")
+    if depth(frame) > MAX_DEPTH:
+        raise BadFrame(f"frame nests JSON deeper than {MAX_DEPTH} levels")
+    return frame
+
+
+def bad_sample(audio: list[float]) -> int | None:
+    """The index of the first audio sample outside [-1, 1] (float32 PCM), or None."""
+    for index, sample in enumerate(audio):
+        if not -1.0 <= sample <= 1.0:
+            return index
+    return None
 
 
 class ClientSession:
@@ -127,12 +185,7 @@ class ClientSession:
         await self.send({"type": "error", "message": message})
 
     async def on_frame(self, raw: str) -> None:
-        try:
-            frame = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise BadFrame(f"frame is not valid JSON: {exc.msg} at position {exc.pos}") from None
-        if not isinstance(frame, dict):
-            raise BadFrame(f"frame must be a JSON object, got {type(frame).__name__}")
+        frame = parse_frame(raw)
         kind = frame.get("type")
         if not isinstance(kind, str) or kind not in FRAME_HANDLERS:
             raise BadFrame(f"unknown message type {kind!r}")
@@ -147,6 +200,8 @@ class ClientSession:
         text = frame.get("text")
         if not isinstance(text, str):
             raise BadFrame("text-input: 'text' must be a string")
+        if len(text) > MAX_TEXT_CHARS:
+            raise BadFrame(f"text-input: 'text' is {len(text)} characters; at most {MAX_TEXT_CHARS}")
         if not self.limit.allow():
             raise BadFrame(
                 f"text-input flood: at most {self.config.turns_per_second:g} turns per second;"
@@ -158,6 +213,12 @@ class ClientSession:
         audio = frame.get("audio")
         if not isinstance(audio, list) or not is_number_list(audio):
             raise BadFrame("mic-audio-data: 'audio' must be a list of numbers")
+        index = bad_sample(audio)
+        if index is not None:
+            raise BadFrame(
+                f"mic-audio-data: sample {index} is {audio[index]!r}; samples are float32 PCM in [-1, 1]; "
+                "frame dropped"
+            )
         buffer = self.state.received_data_buffers.get(self.uid)
         if buffer is None:
             return

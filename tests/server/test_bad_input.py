@@ -35,7 +35,16 @@ def error_for(client: ChatClient, raw: str | bytes) -> str:
         ('{"type": "mic-audio-data", "audio": [true]}', "'audio' must be a list of numbers"),
         ('{"type": "interrupt-signal", "text": ""}', "no conversation turn is running"),
         (b"\x00\x01binary", "binary frames are not supported"),
+        ('{"type": "mic-audio-data", "audio": [0.1, NaN]}', "NaN is not a JSON number"),
+        ('{"type": "mic-audio-data", "audio": [-Infinity]}', "-Infinity is not a JSON number"),
+        ('{"type": "mic-audio-data", "audio": [1e999]}', "number out of range: 1e999"),
+        ('{"type": "mic-audio-data", "audio": [0.5, 1.5]}', "sample 1 is 1.5; samples are float32 PCM in [-1, 1]"),
+        ('{"type": "mic-audio-data", "audio": [' + "9" * 100 + "]}", "integer of more than 64 digits"),
+        ('{"type": "heartbeat", "x": ' + "[" * 40 + "]" * 40 + "}", "nests JSON deeper than 32 levels"),
+        ('{"type": "heartbeat", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests JSON deeper than 32 levels"),
+        (json.dumps({"type": "text-input", "text": "x" * 20_000}), "'text' is 20000 characters; at most 16384"),
     ],
+    ids=lambda value: repr(value)[:48],  # a long id would swell PYTEST_CURRENT_TEST, inherited by the server
 )
 def test_bad_frame_gets_error_and_connection_stays_open(server, raw, message) -> None:
     """Each malformed frame is answered with an error naming the problem; the
