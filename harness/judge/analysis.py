@@ -16,6 +16,7 @@ The p-values of all trend tests are Holm-corrected together.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,8 @@ class Analysis:
     sessions_per_cycle: float
     signals: list[str]
     metrics: dict[str, MetricResult] = field(default_factory=dict)
+    sessions: int = 0  # attempted over the whole run
+    failures: dict[str, int] = field(default_factory=dict)  # failed sessions by reason, whole run
 
     def failing(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
@@ -78,6 +81,8 @@ class Analysis:
             "sessions_per_cycle": self.sessions_per_cycle,
             "signals": self.signals,
             "caught_by": [m.name for m in self.failing()],
+            "sessions": self.sessions,
+            "session_failures": self.failures,
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
         }
 
@@ -94,7 +99,8 @@ def analyze(
     attempted = [sample.sessions.attempted for sample in post] or [0]
     per_session = float(np.mean(attempted))
     reasons = vacuity_reasons(samples, post, config, status)
-    analysis = Analysis(PASS, reasons, cycles, warmup, per_session, signals=[])
+    analysis = Analysis(PASS, reasons, cycles, warmup, per_session, signals=[],
+                        sessions=sum(s.sessions.attempted for s in samples), failures=failure_tally(samples))
     if len(post) < config.min_post_warmup_cycles:
         analysis.verdict = INCONCLUSIVE
         return analysis
@@ -177,6 +183,14 @@ def vacuity_reasons(
     if status and not status.ended_well:
         reasons.append(f"run ended early ({status.state}): {status.message}")
     return reasons
+
+
+def failure_tally(samples: list[CycleSample]) -> dict[str, int]:
+    """Failed sessions by reason over the whole run, most frequent first."""
+    tally: Counter[str] = Counter()
+    for sample in samples:
+        tally.update(sample.sessions.failures)
+    return dict(tally.most_common())
 
 
 def overall(analysis: Analysis) -> str:

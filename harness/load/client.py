@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 Frame = dict[str, Any]
+MAX_FRAME_BYTES = 4 << 20  # a frame from the server larger than this ends the session
 
 
 class SessionError(Exception):
@@ -67,7 +68,7 @@ class ChatClient:
                 close_timeout=2,
                 proxy=None,
                 origin=self.origin,
-                max_size=None,
+                max_size=MAX_FRAME_BYTES,
                 legacy=True,  # we own the connection's lifetime: close() / drop()
             )
         except (OSError, TimeoutError) as exc:
@@ -94,13 +95,15 @@ class ChatClient:
         except TimeoutError:
             raise SessionError("reply timeout", f"no frame within {timeout or self.timeout} s") from None
         except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == 1009:
+                raise SessionError("oversized frame", f"a frame over {MAX_FRAME_BYTES} bytes") from None
             raise SessionError("closed by server", str(exc)) from None
         try:
             frame = json.loads(raw)
         except (TypeError, ValueError):
-            raise SessionError("protocol error", f"frame is not JSON: {str(raw)[:80]!r}") from None
+            raise SessionError("frame is not JSON", f"{str(raw)[:80]!r}") from None
         if not isinstance(frame, dict):
-            raise SessionError("protocol error", f"frame is not an object: {str(raw)[:80]!r}")
+            raise SessionError("unexpected frame", f"frame is not a JSON object: {str(raw)[:80]!r}")
         return frame
 
     def read_until(self, done: Callable[[Frame], bool], timeout: float | None = None) -> list[Frame]:

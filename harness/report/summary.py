@@ -58,6 +58,9 @@ def markdown(j: Judgement) -> str:
     ]
     if a.reasons:
         out += ["**Why this run cannot pass:**", "", *(f"- {r}" for r in a.reasons), ""]
+    if a.failures:
+        out += [f"**Sessions that failed:** {sum(a.failures.values())} of {a.sessions} "
+                f"({', '.join(f'{reason} x{n}' for reason, n in a.failures.items())}).", ""]
     if j.regressions:
         out += [f"**Worse than baseline `{j.baseline}`:**", "", *(f"- {r.reason()}" for r in j.regressions), ""]
     out += [

@@ -14,6 +14,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from harness.rundir.store import load_run
 from harness.target.process import CommandServer, ServerProcess
 
 pytestmark = pytest.mark.integration
@@ -71,6 +72,24 @@ def test_other_protocol_is_inconclusive_not_a_pass(tmp_path: Path) -> None:
     result = summary(out)
     assert result["verdict"] == "inconclusive"
     assert any("reply timeout" in reason for reason in result["reasons"])
+
+
+def test_garbage_frames_end_sessions_with_counted_errors(tmp_path: Path, capsys) -> None:
+    """A server that sends a non-JSON frame, a 5 MiB frame or a JSON list mid-reply: each
+    such session ends with its own named error, counted in the summary; every cycle still
+    runs, and no traceback reaches the user."""
+    out = tmp_path / "garbage"
+    argv = ["run", "--server-cmd", tiny("garbage"), "--scenario", "clean_close", "--cycles", "5",
+            "--users", "4", "--out", str(out)]
+    assert main(argv) == EXIT_INCONCLUSIVE  # most cycles lose most of their sessions
+    result = summary(out)
+    failures = result["session_failures"]
+    assert {"frame is not JSON", "oversized frame", "unexpected frame"} <= set(failures)
+    assert result["sessions"] == 20 and sum(failures.values()) < 20
+    assert len(load_run(out).samples) == 5
+    text = (out / "summary.md").read_text()
+    assert "Sessions that failed:" in text and "oversized frame x" in text
+    assert "Traceback" not in capsys.readouterr().out
 
 
 def test_garbage_metrics_warn_once_and_the_run_goes_on(tmp_path: Path, capsys) -> None:

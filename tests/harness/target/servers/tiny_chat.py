@@ -1,7 +1,7 @@
 """A small chat server written for the tests, independent of server/: what a user's own
 server looks like to the harness (no chat_* gauges, no /debug/resources).
 
-    python tiny_chat.py --port PORT [--mode clean|fdleak|memory|mute] [--llm URL]
+    python tiny_chat.py --port PORT [--mode clean|fdleak|memory|mute|garbage] [--llm URL]
                         [--garbage-metrics]
 
 clean:   cleans up after every client.
@@ -9,6 +9,8 @@ fdleak:  opens a file per client and closes it only on a clean close: every abru
          leaks one fd.
 memory:  one conversation history shared by all clients and sent whole to the LLM.
 mute:    speaks another protocol: greets, but never ends a reply.
+garbage: of every four replies, one is preceded by a frame that is not JSON, one by a
+         frame of 5 MiB, one by a JSON list instead of an object; one is clean.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 HISTORY: list[dict[str, str]] = []
+TURNS = [0]
+GARBAGE = ["<<not json>>", json.dumps({"type": "full-text", "text": "x" * (5 << 20)}), "[1, 2, 3]", None]
 LEAKED: list[object] = []
 
 
@@ -54,6 +58,11 @@ async def handler(ws, args) -> None:  # type: ignore[no-untyped-def]
                 reply = "Hello from the tiny server."
             history.append({"role": "assistant", "content": reply})
             await ws.send(json.dumps({"type": "control", "text": "conversation-chain-start"}))
+            if args.mode == "garbage":
+                TURNS[0] += 1
+                bad = GARBAGE[TURNS[0] % len(GARBAGE)]
+                if bad is not None:
+                    await ws.send(bad)
             await ws.send(json.dumps({"type": "audio", "audio": None, "volumes": [],
                                       "display_text": {"text": reply}}))
             await ws.send(json.dumps({"type": "backend-synth-complete"}))
@@ -77,7 +86,7 @@ def metrics(connection, request):  # type: ignore[no-untyped-def]
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", default="clean", choices=["clean", "fdleak", "memory", "mute"])
+    parser.add_argument("--mode", default="clean", choices=["clean", "fdleak", "memory", "mute", "garbage"])
     parser.add_argument("--llm", default="")
     parser.add_argument("--garbage-metrics", action="store_true")
     args = parser.parse_args()
