@@ -15,6 +15,7 @@ from harness.errors import EXIT_INCONCLUSIVE, EXIT_USAGE, HarnessError, interrup
 from harness.judge.analysis import Config
 from harness.judge.verdict import Judgement, judge
 from harness.options import SCENARIOS, RunOptions, default_out
+from harness.report.html import REPORT_FILE
 from harness.report.summary import headline, write_reports
 from harness.rundir.store import load_run, read_summary
 from harness.target.children import signals_handled
@@ -95,6 +96,7 @@ def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None
 def conclude(judgement: Judgement) -> int:
     click.echo(headline(judgement))
     click.echo(f"reports: {judgement.run.path}/summary.md")
+    click.echo(f"open: {judgement.run.path / REPORT_FILE}")
     return judgement.exit_code
 
 

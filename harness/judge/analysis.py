@@ -72,6 +72,11 @@ class Analysis:
     def failing(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
 
+    def ordered(self) -> list[MetricResult]:
+        """Every metric, leaks first, then degraded, inconclusive, pass; by name within."""
+        severity = {LEAK: 0, DEGRADED: 1, INCONCLUSIVE: 2, PASS: 3}
+        return sorted(self.metrics.values(), key=lambda m: (severity[m.verdict], m.name))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,

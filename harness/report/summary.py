@@ -6,8 +6,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.judge.analysis import DEGRADED, INCONCLUSIVE, LEAK, PASS
+from harness.judge.analysis import DEGRADED, LEAK
 from harness.judge.verdict import Judgement
+from harness.report.html import write_html
 from harness.report.plots import render_all
 from harness.rundir.records import CycleSample
 from harness.rundir.store import write_summary
@@ -67,13 +68,13 @@ def markdown(j: Judgement) -> str:
         "| metric | verdict | first | last | ratio | per session | Holm p | why |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    order = {LEAK: 0, DEGRADED: 1, INCONCLUSIVE: 2, PASS: 3}
-    for m in sorted(a.metrics.values(), key=lambda m: (order[m.verdict], m.name)):
+    for m in a.ordered():
         out.append(
             f"| {m.name} | **{m.verdict}** | {fmt(m.first_median)} | {fmt(m.last_median)} | "
             f"{fmt(m.ratio)} | {fmt(m.slope_per_session)} | {fmt(m.p_adjusted, 2)} | {m.reason} |"
         )
-    out += ["", "![latency](latency.png)", "![resources](resources.png)", "![memory](memory.png)", ""]
+    out += ["", "![latency](latency.png)", "![resources](resources.png)", "![memory](memory.png)", "",
+            "The same with the run's parameters, as one file to open or mail: [report.html](report.html).", ""]
     return "\n".join(out)
 
 
@@ -105,4 +106,5 @@ def write_reports(j: Judgement) -> list[Path]:
     files[2].write_text(junit(j))
     if j.run.samples:
         files += render_all(j.run.samples, j.analysis, run_dir)
+    files.append(write_html(j, run_dir))
     return files
