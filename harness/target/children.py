@@ -49,8 +49,12 @@ _watchdog: subprocess.Popen[str] | None = None
 _LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGKILL when the harness dies (Linux's prctl)."""
+def _child_setup() -> None:
+    """In the child, before exec: SIGKILL when the harness dies (Linux's prctl), and the
+    stop signals at their defaults. A harness started with SIGINT ignored (a background
+    job of a script) would otherwise pass that on, and a child would sit out its stop."""
+    for sig in HANDLED:
+        signal.signal(sig, signal.SIG_DFL)
     if _LIBC is not None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -79,7 +83,7 @@ def _write(line: str) -> None:
 def spawn(argv: list[str], **popen: Any) -> subprocess.Popen[Any]:
     """Start a child in its own process group, tied to the harness's life."""
     proc: subprocess.Popen[Any] = subprocess.Popen(
-        argv, start_new_session=True, preexec_fn=_die_with_parent if _LIBC is not None else None, **popen
+        argv, start_new_session=True, preexec_fn=_child_setup, **popen
     )
     with _lock:
         _groups.add(proc.pid)

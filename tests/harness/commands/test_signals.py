@@ -155,3 +155,25 @@ def test_second_signal_ends_the_shutdown_at_once(tmp_path: Path) -> None:
     assert code == EXIT_INCONCLUSIVE
     assert "SIGTERM again: killing every child and exiting now" in output
     assert not alive(children)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_children_do_not_inherit_an_ignored_sigint(tmp_path: Path) -> None:
+    """A harness started with SIGINT ignored (a background job of a script) starts its
+    children with SIGINT at its default, so they stop at the first signal of a stop."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--cycles", "50", "--users", "4", "--out", str(tmp_path / "r")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    wait_for_line(proc, "cycle 1/")
+
+    def ignores_sigint(pid: int) -> bool:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("SigIgn:"))
+        return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+
+    assert ignores_sigint(proc.pid)  # the premise: the harness itself was started so
+    children = [c for c in descendants(proc.pid) if "-c" not in c.cmdline()[:3]]  # not the watchdog
+    assert children and not any(ignores_sigint(c.pid) for c in children)
+    code, _ = signal_and_check(proc, signal.SIGTERM, min_children=2)
+    assert code == EXIT_INCONCLUSIVE
