@@ -84,10 +84,11 @@ class Judge:
     def decided(self) -> Decision | None:
         return self.early.decided if self.early is not None else None
 
-    def so_far(self) -> str:
-        """The verdict of the cycles so far, or 'warming up' while too few are in."""
+    def analysis_so_far(self) -> Analysis | None:
+        """The analysis of the cycles so far; None while too few are in (warming up)."""
         warmup = self.config.warmup if self.config.warmup is not None else default_warmup(
             self.planned or len(self.samples))
         if len(self.samples) < warmup + self.config.min_post_warmup_cycles:
-            return WARMING_UP
-        return analyze(self.samples, replace(self.config, warmup=warmup)).verdict
+            return None
+        return analyze(self.samples, replace(self.config, warmup=warmup))
+

@@ -20,14 +20,15 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from harness.judge.verdict import judge
 from harness.load.driver import CycleDriver, WaveResult, run_probe
 from harness.load.wave import WAVE, MasterWaves, worker_wave
 from harness.observe.sampler import http_base, sampler_for
 from harness.options import RunOptions, default_out
-from harness.report.summary import progress_line
+from harness.report.summary import progress_line, write_reports
 from harness.report.webui import LeaksBoard
 from harness.report.webui import install as install_leaks_tab
-from harness.rundir.records import RunMeta, RunStatus, Target
+from harness.rundir.records import Run, RunMeta, RunStatus, Target
 from harness.rundir.store import SampleLog, next_run_dir, read_meta, write_meta, write_status
 
 logger = logging.getLogger("harness.locust")
@@ -141,7 +142,7 @@ class DriverGreenlet:
         environment, plan = self.environment, self.plan
         options = plan.options
         cycles = options.cycles if options.cycles > 0 else UNTIL_STOPPED
-        BOARD.start(options.cycles)
+        BOARD.start(options.cycles, plan.run_dir)
 
         def on_cycle(sample: Any) -> None:
             logger.info(progress_line(sample, cycles))
@@ -165,6 +166,9 @@ class DriverGreenlet:
             status = RunStatus("error", f"cycle driver failed: {exc!r}", cycles_done=driver.done,
                                cycles_asked=cycles)
         write_status(plan.run_dir, status)
+        if environment.web_ui is not None:  # the tab links report.html as soon as the run ends
+            write_reports(judge(Run(plan.run_dir, list(BOARD.judge.samples), status, read_meta(plan.run_dir))))
+            BOARD.finish()
         if not self.stopping and environment.runner is not None:
             if parsed_options(environment).headless:
                 gevent.spawn(environment.runner.quit)

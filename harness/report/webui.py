@@ -1,10 +1,11 @@
-"""The Leaks tab of Locust's web UI: one row per finished cycle, the verdict so far, a
-CSV of the samples and the latest plots.
+"""The Leaks tab of Locust's web UI, live: the verdict so far with its findings, charts of
+probe latency and of every flagged signal that grow as cycles arrive, and the cycles
+newest first with few columns (the rest one click away); report.html once the run ends.
 
-No Locust import here: the load stage's Locust hooks hand `install` the web UI and feed
-the board each sample as the driver takes it, so nothing is read back from disk. Uses
-only Locust's Flask app (Locust 2.x `extended_tabs` / `extended_tables` /
-`extended_stats`, as in Locust's examples/extend_web_ui.py).
+The tab is a React component on Locust's own UI, published by Locust as `locust-ui`
+(source in web/leaks-tab, built into leaks_ui/ here; rebuild: cd web/leaks-tab && npm
+install && npm run build). It polls /leaks/data. No Locust import here: the load stage's
+hooks hand `install` the web UI and feed the board each sample as the driver takes it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.judge.analysis import analyze
-from harness.judge.series import PER_CLIENT_GAUGES
-from harness.judge.verdict import Judge
+from harness.judge.analysis import Analysis, analyze
+from harness.judge.series import PER_CLIENT_GAUGES, rate_series, series
+from harness.judge.verdict import WARMING_UP, Judge
 from harness.rundir.records import CycleSample
 
-KEY = "leaks"
+LEAKS_UI = Path(__file__).parent / "leaks_ui"
+LOCUST_DEFAULT_UI = ("locust", "webui", "dist")
 SHORT = {name: name.removeprefix("chat_") for name in PER_CLIENT_GAUGES}
+BASE_COLUMNS = ["cycle", "verdict", "sessions", "probe_ms"]
+MAX_SIGNAL_CHARTS = 5
 
 
 def row_of(sample: CycleSample, verdict: str) -> dict[str, Any]:
@@ -30,50 +34,82 @@ def row_of(sample: CycleSample, verdict: str) -> dict[str, Any]:
     reply = sample.step("reply")
     row: dict[str, Any] = {
         "cycle": sample.cycle,
+        "verdict": verdict,
         "sessions": f"{sample.sessions.completed} ok / {sample.sessions.failed} failed",
         "probe_ms": round(probe.reply_ms, 1) if probe.ok and probe.reply_ms is not None else "failed",
         "wave_p95_ms": round(reply.p95, 1) if reply and reply.p95 is not None else "",
+        "asyncio_tasks": server.get("chat_asyncio_tasks", ""),
+        "rss_mib": round(process.rss_bytes / 2**20, 1) if process else "",
+        "open_fds": process.open_fds if process else "",
     }
     for name, short in SHORT.items():
         row[short] = server.get(name, "")
-    row["asyncio_tasks"] = server.get("chat_asyncio_tasks", "")
-    row["rss_mib"] = round(process.rss_bytes / 2**20, 1) if process else ""
-    row["open_fds"] = process.open_fds if process else ""
-    row["verdict"] = verdict
     return row
 
 
-STRUCTURE = [
-    {"key": "cycle", "title": "Cycle"},
-    {"key": "verdict", "title": "Verdict so far"},
-    {"key": "sessions", "title": "Sessions"},
-    {"key": "probe_ms", "title": "Probe reply (ms)"},
-    {"key": "wave_p95_ms", "title": "Wave reply p95 (ms)"},
-    {"key": "asyncio_tasks", "title": "asyncio tasks"},
-    {"key": "rss_mib", "title": "RSS (MiB)"},
-    {"key": "open_fds", "title": "open fds"},
-    *({"key": short, "title": short} for short in SHORT.values()),
-]
+def column_of(metric: str) -> str:
+    """The table column that shows a flagged metric."""
+    if metric in SHORT:
+        return SHORT[metric]
+    return {"chat_asyncio_tasks": "asyncio_tasks", "memory.rss": "rss_mib", "process.open_fds": "open_fds",
+            "probe.reply_ms": "probe_ms", "wave.reply.p95": "wave_p95_ms"}.get(metric, metric)
 
 
 class LeaksBoard:
-    """The current run's rows, each with the verdict of the run up to that cycle."""
+    """The current run as the tab shows it, updated as each sample arrives."""
 
     def __init__(self) -> None:
-        self.judge = Judge(0)
-        self._rows: list[dict[str, Any]] = []
+        self.start(0, None)
 
-    def start(self, planned_cycles: int) -> None:
+    def start(self, planned_cycles: int, run_dir: Path | None) -> None:
         """A new run (a new test in the UI) replaces the last one."""
         self.judge = Judge(planned_cycles)
-        self._rows = []
+        self.run_dir = run_dir
+        self.analysis: Analysis | None = None
+        self.finished = False
+        self._rows: list[dict[str, Any]] = []
 
     def add(self, sample: CycleSample) -> None:
         self.judge.add(sample)
-        self._rows.append(row_of(sample, self.judge.so_far()))
+        self.analysis = self.judge.analysis_so_far()
+        self._rows.append(row_of(sample, self.analysis.verdict if self.analysis else WARMING_UP))
+
+    def finish(self) -> None:
+        self.finished = True
 
     def rows(self) -> list[dict[str, Any]]:
         return self._rows
+
+    def data(self) -> dict[str, Any]:
+        """What /leaks/data answers: everything the tab draws."""
+        samples = self.judge.samples
+        failing = self.analysis.failing() if self.analysis else []
+        flagged = [m.name for m in failing]
+        cycles = [s.cycle for s in samples]
+        rates = rate_series(samples) if any(":" in name for name in flagged) else {}
+        charts = [{"name": "probe", "title": "probe reply (ms)", "values": series(samples, "probe.reply_ms")}]
+        for metric in failing[:MAX_SIGNAL_CHARTS]:
+            if metric.name == "probe.reply_ms":
+                continue
+            values = rates.get(metric.name) or series(samples, metric.name if metric.name != "memory.rss"
+                                                        else "process.rss_bytes")
+            charts.append({"name": metric.name, "title": metric.name, "values": values})
+        columns = BASE_COLUMNS + [c for c in dict.fromkeys(column_of(n) for n in flagged) if c not in BASE_COLUMNS]
+        report = self.run_dir is not None and self.finished and (self.run_dir / "report.html").exists()
+        return {
+            "verdict": self.analysis.verdict if self.analysis else WARMING_UP,
+            "cycle": len(samples),
+            "planned": self.judge.planned,
+            "finished": self.finished,
+            "warmup": self.analysis.warmup if self.analysis else len(samples),
+            "findings": [{"name": m.name, "text": m.reason} for m in failing],
+            "cycles": cycles,
+            "charts": charts,
+            "columns": columns,
+            "all_columns": list(self._rows[0]) if self._rows else columns,
+            "rows": self._rows[::-1],
+            "report": "./leaks/report.html" if report else None,
+        }
 
     def csv(self) -> str:
         flat = [flatten(sample.to_dict()) for sample in self.judge.samples]
@@ -113,13 +149,14 @@ def flatten(line: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def install(web_ui: Any, board: LeaksBoard) -> None:
-    """Add the Leaks tab, its data, the CSV and the plot routes to Locust's Flask app."""
-    from flask import Response, request
+    """Serve Locust's UI with the Leaks tab (unless the user chose another build with
+    --build-path), and add the tab's data, the CSV, the plots and report.html routes."""
+    from flask import Response, send_file
 
     app = web_ui.app
+    if Path(app.template_folder).parts[-3:] == LOCUST_DEFAULT_UI:
+        app.template_folder = str(LEAKS_UI)
     web_ui.template_args.update(
-        extended_tabs=[{"title": "Leaks", "key": KEY}],
-        extended_tables=[{"key": KEY, "structure": STRUCTURE}],
         extended_csv_files=[
             {"href": "/leaks/samples.csv", "title": "Leaks: samples of every cycle (CSV)"},
             {"href": "/leaks/latency.png", "title": "Leaks: latency.png of the run so far"},
@@ -128,14 +165,16 @@ def install(web_ui: Any, board: LeaksBoard) -> None:
         ],
     )
 
-    @app.after_request
-    def add_leak_rows(response: Response) -> Response:
-        if request.path != "/stats/requests" or response.json is None:
-            return response
-        data = dict(response.json)
-        data["extended_stats"] = [*data.get("extended_stats", []), {"key": KEY, "data": board.rows()}]
-        response.set_data(json.dumps(data))
-        return response
+    @app.route("/leaks/data")
+    def leaks_data() -> Response:
+        return Response(json.dumps(board.data()), mimetype="application/json")
+
+    @app.route("/leaks/report.html")
+    def leaks_report() -> Any:
+        path = board.run_dir / "report.html" if board.run_dir else None
+        if path is None or not path.exists():
+            return Response("the report is written when the run ends\n", status=404, mimetype="text/plain")
+        return send_file(path.resolve(), mimetype="text/html")
 
     @app.route("/leaks/samples.csv")
     def leaks_csv() -> Response:

@@ -65,31 +65,48 @@ def ui(tmp_path: Path):
             proc.wait()
 
 
-def test_leaks_tab_fills_one_row_per_cycle(browser, ui) -> None:
-    """Start a test from the UI: the Leaks tab shows a row per finished cycle with the
-    verdict so far; the CSV and plot routes answer; Ctrl-C leaves a run `harness gate`
-    can judge. A screenshot of the tab is kept in test-artifacts/."""
+def test_leaks_tab_is_live_newest_first_and_fits(browser, ui) -> None:
+    """Start a test from the UI and watch the Leaks tab at 1280x800: the headline changes
+    as cycles arrive, the probe chart gains points, the newest cycle is the first row,
+    nothing overflows horizontally; at the end the tab links report.html, the CSV and
+    plot routes answer, and Ctrl-C leaves a run `harness gate` can judge. A screenshot
+    of the tab is kept in test-artifacts/."""
     url, out, proc = ui
-    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(url)
     page.get_by_role("button", name="START").click()
     page.get_by_role("tab", name="Leaks").click()
-    rows = page.locator("table tbody tr")
-    seen = [0]
+    headline = page.get_by_test_id("leaks-headline")
+    headlines: list[str] = []
+    points: list[int] = []
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and seen[-1] < CYCLES:
+    while time.monotonic() < deadline and "finished" not in (headlines or [""])[-1]:
         page.wait_for_timeout(300)
-        count = rows.count()
-        if count > seen[-1]:
-            seen.append(count)
-    assert seen[-1] == CYCLES, seen
-    assert len(seen) > 2, f"rows should appear while the run goes on, saw counts {seen}"
-    first = rows.nth(0).inner_text().split("\t")
-    last = rows.nth(CYCLES - 1).inner_text().split("\t")
-    assert first[0] == "1" and first[1] == "warming up"
-    assert last[0] == str(CYCLES) and last[1] == "pass" and last[2] == "4 ok / 0 failed"
+        text = headline.inner_text()
+        if not headlines or text != headlines[-1]:
+            headlines.append(text)
+        if page.get_by_test_id("leaks-table").count():
+            cycle = int(text.split("cycle ")[1].split()[0].rstrip(","))
+            first_row = page.locator("[data-testid=leaks-table] tbody tr").first.inner_text()
+            assert first_row.split("\t")[0] == str(cycle), (first_row, text)
+            drawn = page.locator("[data-testid=chart-probe] svg path").count()
+            if not points or drawn != points[-1]:
+                points.append(drawn)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert f"cycle {CYCLES} of {CYCLES}, finished" in headlines[-1]
+    assert len(headlines) > 3, f"the headline should change as cycles arrive: {headlines}"
+    assert len(points) > 2 and points == sorted(points), f"the chart should gain points: {points}"
+    assert any(h.startswith("WARMING UP") for h in headlines) and headlines[-1].startswith("PASS")
+    rows = page.locator("[data-testid=leaks-table] tbody tr")
+    assert rows.count() == CYCLES and rows.last.inner_text().split("\t")[0] == "1"
+    link = page.get_by_role("link", name="Open report.html")
+    report = urllib.request.urlopen(url + "/leaks/report.html").read().decode()
+    assert link.count() == 1 and '<h1 id="verdict">PASS</h1>' in report
+    assert errors == []
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "leaks-tab.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "leaks-tab.png"))
     csv_text = urllib.request.urlopen(f"{url}/leaks/samples.csv").read().decode()
     assert csv_text.splitlines()[0].startswith("cycle,") and len(csv_text.splitlines()) == CYCLES + 1
     png = urllib.request.urlopen(f"{url}/leaks/latency.png").read()
