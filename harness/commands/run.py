@@ -19,6 +19,7 @@ from harness.rundir.records import CycleSample, Run, RunMeta, RunStatus
 from harness.rundir.store import (
     SampleFollower,
     SampleLog,
+    load_run,
     read_meta,
     read_status,
     read_summary,
@@ -51,8 +52,12 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under signals_handled
         interrupted = interruption(exc)
         echo(f"{interrupted}: stopped Locust and the server, keeping what was sampled")
-    conclude_status(options, live, cut_short, interrupted, echo)
-    return finish(options, live, config, progress.warnings)
+    samples, warnings = live.samples, progress.warnings
+    if cut_short or interrupted:  # a signal can land between a sample's line and the judge
+        saved = load_run(options.out)
+        samples, warnings = saved.samples, saved.warnings
+    conclude_status(options, live, len(samples), cut_short, interrupted, echo)
+    return finish(options, samples, config, warnings)
 
 
 class Progress:
@@ -63,10 +68,10 @@ class Progress:
         self.warnings: list[str] = []  # lines of samples.jsonl that were not samples
 
     def __call__(self, sample: CycleSample) -> None:
+        self.live.add(sample)  # first: a line on the terminal means the judge has it
         self.echo(progress_line(sample, self.cycles))
         for warning in sample.warnings:
             self.echo(f"warning: {warning}")
-        self.live.add(sample)
 
     def drain(self, follower: SampleFollower) -> None:
         for sample in follower.new_samples():
@@ -136,12 +141,12 @@ def drive_pages(options: RunOptions, running: Running, progress: Progress) -> st
 
 
 def conclude_status(
-    options: RunOptions, live: Judge, cut_short: str | None, interrupted: str | None, echo: Echo
+    options: RunOptions, live: Judge, cycles_done: int, cut_short: str | None, interrupted: str | None, echo: Echo
 ) -> None:
     """The harness's word on how the run ended, where the driver's own is missing or moot
     (the driver of an interrupted run only saw itself being stopped)."""
     if interrupted is not None:
-        write_status(options.out, RunStatus("interrupted", interrupted, cycles_done=len(live.samples),
+        write_status(options.out, RunStatus("interrupted", interrupted, cycles_done=cycles_done,
                                             cycles_asked=options.cycles, users=options.users))
     elif live.decided is not None:
         decided = live.decided.cycle
@@ -152,10 +157,10 @@ def conclude_status(
         write_status(options.out, RunStatus("aborted", cut_short))
 
 
-def finish(options: RunOptions, live: Judge, config: Config | None, warnings: list[str]) -> Judgement:
-    """Judge the samples taken in memory, with the status and plan as written, and render."""
+def finish(options: RunOptions, samples: list[CycleSample], config: Config | None, warnings: list[str]) -> Judgement:
+    """Judge the samples, with the status and plan as written, and render."""
     baseline = read_summary(options.baseline) if options.baseline else None
-    record = Run(options.out, live.samples, read_status(options.out), read_meta(options.out), warnings)
+    record = Run(options.out, samples, read_status(options.out), read_meta(options.out), warnings)
     judgement = judge(record, config, baseline, options.baseline)
     write_reports(judgement)
     return judgement

@@ -76,7 +76,10 @@ class Judge:
         self.early = EarlyStop(planned_cycles, self.config) if stop_early else None
 
     def add(self, sample: CycleSample) -> Decision | None:
-        """Take one cycle; returns the decision once the run may stop early."""
+        """Take one cycle (a cycle already taken is ignored); returns the decision once
+        the run may stop early."""
+        if self.samples and sample.cycle <= self.samples[-1].cycle:
+            return self.decided
         self.samples.append(sample)
         return self.early.add(sample) if self.early is not None else None
 

@@ -214,3 +214,14 @@ def test_memory_needs_enough_cycles() -> None:
     assert result.metrics["memory.rss"].verdict == INCONCLUSIVE
     assert "too few" in result.metrics["memory.rss"].reason
     assert result.verdict == PASS
+
+
+def test_the_live_judge_takes_each_cycle_once() -> None:
+    """A cycle handed to the live judge twice (a drain after an interrupted feed) counts once."""
+    from harness.judge.verdict import Judge
+
+    judge = Judge(planned_cycles=10)
+    lines = make_lines(cycles=3)
+    for sample in [lines[0], lines[1], lines[1], lines[0], lines[2]]:
+        judge.add(sample)
+    assert [s.cycle for s in judge.samples] == [1, 2, 3]
