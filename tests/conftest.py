@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 from harness.load.client import ChatClient
 from harness.observe.sampler import Sampler
 from harness.target.process import ServerProcess
+
+CHROMIUM = shutil.which("chromium")
 
 # One time unit for waits in tests, scaled on slow machines (websockets' habit).
 MS = 0.001 * float(os.environ.get("HARNESS_TEST_TIMEOUT_FACTOR", "1"))
@@ -64,3 +67,18 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
 @pytest.fixture
 def server(start_server: Callable[..., RunningServer]) -> RunningServer:
     return start_server()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium through Playwright, with the harness's own flags (which
+    also keep it from dialling out); the test is skipped where none is installed."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    from harness.load.page import CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

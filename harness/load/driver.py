@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,46 +28,24 @@ PROBE_TEXT = "Probe: please reply as usual."
 
 @dataclass
 class WaveResult:
-    """What the U sessions of one wave did."""
+    """What the U sessions of one wave did, and their timed steps."""
 
-    attempted: int = 0
-    completed: int = 0
-    failed: int = 0
-    failures: dict[str, int] = field(default_factory=dict)
+    sessions: Sessions = field(default_factory=Sessions)
     steps: dict[str, list[float]] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)  # client-side figures (the page's)
 
-    def fail(self, reason: str, count: int = 1) -> None:
-        """Count `count` sessions that failed for `reason`."""
-        self.failed += count
-        self.failures[reason] = self.failures.get(reason, 0) + count
-
     def merge(self, other: WaveResult) -> None:
-        self.attempted += other.attempted
-        self.completed += other.completed
-        for reason, n in other.failures.items():
-            self.fail(reason, n)
+        self.sessions.merge(other.sessions)
         for name, values in other.steps.items():
             self.steps.setdefault(name, []).extend(values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "attempted": self.attempted,
-            "completed": self.completed,
-            "failed": self.failed,
-            "failures": dict(self.failures),
-            "steps": {k: list(v) for k, v in self.steps.items()},
-        }
+        """For Locust's messages between a worker and the master."""
+        return {"sessions": asdict(self.sessions), "steps": {k: list(v) for k, v in self.steps.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WaveResult:
-        return cls(
-            attempted=int(data["attempted"]),
-            completed=int(data["completed"]),
-            failed=int(data["failed"]),
-            failures=dict(data.get("failures", {})),
-            steps={k: list(v) for k, v in data.get("steps", {}).items()},
-        )
+        return cls(Sessions(**data["sessions"]), {k: list(v) for k, v in data.get("steps", {}).items()})
 
 
 def summarize(values: list[float]) -> StepLatency | None:
@@ -143,7 +121,7 @@ class CycleDriver:
             cycle=cycle,
             time=round(started, 3),
             wave_s=round(wave_s, 3),
-            sessions=Sessions(wave.attempted, wave.completed, wave.failed, dict(wave.failures)),
+            sessions=wave.sessions,
             latency={name: summarize(values) for name, values in sorted(wave.steps.items())},
             quiesce_ok=quiet,
             quiesce_waited_s=round(waited, 3),

@@ -16,7 +16,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.load.client import SessionError
 from harness.load.driver import WaveResult
-from harness.rundir.records import Probe
+from harness.rundir.records import Probe, Sessions
 
 PAGE_LEAKS = ("subscriptions", "connections")
 SWITCHES = 3
@@ -89,7 +89,7 @@ class PageSessions:
 
     def run_wave(self, cycle: int, users: int) -> WaveResult:
         """U tabs at once: open, chat, switch wsUrl, read the probe, close."""
-        result = WaveResult(attempted=users)
+        result = WaveResult(Sessions(attempted=users))
         context = self.browser.new_context()
         tabs: list[dict[str, Any]] = []
         try:
@@ -112,8 +112,8 @@ class PageSessions:
             context.close()
         for tab in tabs:
             if tab["error"] is not None:
-                result.fail(tab["error"])
-        result.completed = users - result.failed
+                result.sessions.fail(tab["error"])
+        result.sessions.completed = users - result.sessions.failed
         result.figures = page_figures(probes)
         return result
 

@@ -16,6 +16,7 @@ from locust.runners import STATE_MISSING, MasterRunner
 from harness.errors import WorkerLost
 from harness.load.driver import WaveResult
 from harness.options import RunOptions
+from harness.rundir.records import Sessions
 
 logger = logging.getLogger("harness.locust")
 
@@ -34,7 +35,7 @@ class Wave:
     def start(self, first_index: int, count: int, reply_timeout: float) -> None:
         self.expected = count
         self.reply_timeout = reply_timeout
-        self.result = WaveResult(attempted=count)
+        self.result = WaveResult(Sessions(attempted=count))
         self.finished.clear()
         for index in range(first_index, first_index + count):
             self.tokens.put(index)
@@ -52,10 +53,10 @@ class Wave:
 
     def finish(self, reason: str | None) -> None:
         if reason is None:
-            self.result.completed += 1
+            self.result.sessions.completed += 1
         else:
-            self.result.fail(reason)
-        if self.result.completed + self.result.failed >= self.expected:
+            self.result.sessions.fail(reason)
+        if self.result.sessions.ended >= self.expected:
             self.finished.set()
 
     def abort(self) -> None:
@@ -66,7 +67,7 @@ class Wave:
     def collect(self, timeout: float) -> WaveResult:
         """Wait for every session of the wave; sessions still out at `timeout` are failures."""
         if not self.finished.wait(timeout):
-            self.result.fail("wave timeout", self.expected - self.result.completed - self.result.failed)
+            self.result.sessions.fail("wave timeout", self.expected - self.result.sessions.ended)
         return self.result
 
 
@@ -134,7 +135,7 @@ def worker_wave(environment: Environment, msg: Any, **_: Any) -> None:
         WAVE.start(data["first"], data["count"], data.get("reply_timeout", RunOptions.reply_timeout))
         result = WAVE.collect(data["timeout"])
         logger.info("cycle %s: ran %d of %d sessions (%d failed)", data["cycle"],
-                    result.completed, data["count"], result.failed)
+                    result.sessions.completed, data["count"], result.sessions.failed)
         assert environment.runner is not None
         environment.runner.send_message(
             "harness-wave-done", {"cycle": data["cycle"], "result": result.to_dict()}

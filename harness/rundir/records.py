@@ -43,6 +43,21 @@ class Sessions:
     failed: int = 0
     failures: dict[str, int] = field(default_factory=dict)
 
+    def fail(self, reason: str, count: int = 1) -> None:
+        """Count `count` sessions that failed for `reason`."""
+        self.failed += count
+        self.failures[reason] = self.failures.get(reason, 0) + count
+
+    def merge(self, other: Sessions) -> None:
+        self.attempted += other.attempted
+        self.completed += other.completed
+        for reason, n in other.failures.items():
+            self.fail(reason, n)
+
+    @property
+    def ended(self) -> int:
+        return self.completed + self.failed
+
 
 @dataclass
 class StepLatency:

@@ -77,7 +77,7 @@ def test_page_that_never_connects_fails_with_that_reason() -> None:
     with ServerProcess.bundled() as server, PageSessions(server.http_url, timeout=1.5) as pages:
         pages.url = f"{server.http_url}/?ws=ws://127.0.0.1:9/client-ws"
         wave = pages.run_wave(1, 2)
-        assert wave.failed == 2 and wave.failures == {"page never connected": 2}
+        assert wave.sessions.failed == 2 and wave.sessions.failures == {"page never connected": 2}
         probe = pages.probe()
         assert not probe.ok and "page never connected" in probe.error
 
