@@ -107,11 +107,12 @@ def plan_for(environment: Environment) -> Plan:
     base = Path(parsed.run_dir) if parsed.run_dir else default_out()
     run_dir = next_run_dir(base)
     meta = read_meta(base)
-    written = meta is not None and meta.target is not None and run_dir == base
-    if meta is not None and meta.target is not None:
+    if meta is not None and meta.target is not None:  # harness run / ui wrote the plan
         options, target = meta.options, meta.target
+        written = run_dir == base
     else:
         options, target = plan_from_flags(environment)
+        written = False
     runner = environment.runner
     users = parsed.wave_users or (runner.target_user_count if runner else 0) or parsed.num_users or options.users
     options = replace(options, out=run_dir, users=users)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.judge.analysis import Analysis, analyze
-from harness.judge.series import PER_CLIENT_GAUGES, rate_series, series
+from harness.judge.series import PER_CLIENT_GAUGES, rate_series, rss_series, series
 from harness.judge.verdict import WARMING_UP, Judge
 from harness.rundir.records import CycleSample
 
@@ -77,9 +77,6 @@ class LeaksBoard:
     def finish(self) -> None:
         self.finished = True
 
-    def rows(self) -> list[dict[str, Any]]:
-        return self._rows
-
     def data(self) -> dict[str, Any]:
         """What /leaks/data answers: everything the tab draws."""
         samples = self.judge.samples
@@ -91,8 +88,8 @@ class LeaksBoard:
         for metric in failing[:MAX_SIGNAL_CHARTS]:
             if metric.name == "probe.reply_ms":
                 continue
-            values = rates.get(metric.name) or series(samples, metric.name if metric.name != "memory.rss"
-                                                        else "process.rss_bytes")
+            values = rates.get(metric.name) or (
+                rss_series(samples) if metric.name == "memory.rss" else series(samples, metric.name))
             charts.append({"name": metric.name, "title": metric.name, "values": values})
         columns = BASE_COLUMNS + [c for c in dict.fromkeys(column_of(n) for n in flagged) if c not in BASE_COLUMNS]
         report = self.run_dir is not None and self.finished and (self.run_dir / "report.html").exists()

@@ -41,7 +41,7 @@ for pgid in groups:
         pass
 """
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # kill_all runs in a signal handler, maybe inside spawn
 _groups: set[int] = set()
 _watchdog: subprocess.Popen[str] | None = None
 
