@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -30,10 +31,13 @@ class Resources:
 class TTSWorker:
     """A per-client task that turns sentences into volume envelopes, one at a time."""
 
-    def __init__(self, resources: Resources, cpu_ms: float = 0.2) -> None:
+    def __init__(
+        self, resources: Resources, log: Callable[[str], None] | None = None, cpu_ms: float = 0.2
+    ) -> None:
         self._queue: asyncio.Queue[tuple[str, asyncio.Future[list[float]]]] = asyncio.Queue()
         self._cpu_ms = cpu_ms
         self._resources = resources
+        self._log = log  # the owner's log: a worker left running keeps its owner alive
         self.task = asyncio.create_task(self._run(), name="tts-worker")
         resources.tts_workers.add(self.task)
         self.task.add_done_callback(resources.tts_workers.discard)
@@ -43,6 +47,8 @@ class TTSWorker:
             sentence, future = await self._queue.get()
             burn(self._cpu_ms / 1e3)
             volumes = [round(abs(math.sin(i + len(sentence))), 3) for i in range(8)]
+            if self._log is not None:
+                self._log(f"tts {len(sentence)} chars")
             if not future.done():
                 future.set_result(volumes)
 
@@ -80,9 +86,9 @@ class ServiceContext:
         self.client_uid = client_uid
         self.agent = agent
         self.owns_memory = owns_memory
-        self.tts = TTSWorker(resources)
         self._resources = resources
         self.log: IO[str] = open(log_dir / f"client-{client_uid}.log", "a", encoding="utf-8")
+        self.tts = TTSWorker(resources, log=self.log_event)
         resources.log_handles.add(self.log)
         self.log.write(f"connected {client_uid}\n")
         self.closed = False

@@ -13,7 +13,7 @@ FAULTS: dict[str, str] = {
     "tasks": "disconnect neither cancels nor awaits the turn; the orphan never learns its "
     "client left and keeps generating on the event loop",
     "contexts": "the context is popped before it is looked up, so close() never runs: "
-    "its TTS worker task and log file handle live on",
+    "its TTS worker task lives on, and keeps the context and its log file handle alive",
     "buffers": "received_data_buffers is never popped: each client's audio stays behind",
     "heartbeats": "_last_heartbeat is never popped",
     "handlers": "the message handler is never cleaned, and dispatch walks every stale "
