@@ -54,6 +54,10 @@ def target_options(func):  # type: ignore[no-untyped-def]
         click.option("--fake-llm", is_flag=True, help="Start `harness fake-llm` too and sample its prompt sizes."),
         click.option("--ready-timeout", default=15.0, show_default=True,
                      help="Seconds for the server to start listening."),
+        click.option("--inspect", is_flag=False, flag_value="on", default="", metavar="[alloc]",
+                     type=click.Choice(["", "on", "alloc"]), show_default=False,
+                     help="See inside a Python --server-cmd server: tasks, objects, containers, threads "
+                          "(always on for the bundled server); --inspect=alloc adds tracemalloc's growing lines."),
         click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS)),
         click.option("--users", default=10, show_default=True, help="Sessions per wave (U)."),
     ]):

@@ -43,6 +43,7 @@ class RunOptions:
     ready_timeout: float = 15.0
     workers: int = 0
     page_leak: str = ""
+    inspect: str = ""  # "", "on" or "alloc": the census agent inside a --server-cmd server
 
     @property
     def bundled(self) -> bool:
@@ -81,6 +82,8 @@ class RunOptions:
             raise UsageError("give either --server-cmd or --target, not both")
         if self.leaks and not self.bundled:
             raise UsageError("--leak applies to the bundled server only")
+        if self.inspect not in ("", "on", "alloc"):
+            raise UsageError(f"--inspect takes no value or 'alloc', not {self.inspect!r}")
         if self.pid is not None and self.target is None:
             raise UsageError("--pid goes with --target (a server the harness did not start)")
         for pattern in self.metrics:

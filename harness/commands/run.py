@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from harness.errors import interruption
 from harness.judge.analysis import Config
+from harness.judge.rules import warmup_of
 from harness.judge.verdict import Judge, Judgement, judge
 from harness.load.driver import CycleDriver
 from harness.load.launch import LocustProcess, start_locust
@@ -133,7 +134,8 @@ def drive_pages(options: RunOptions, running: Running, progress: Progress) -> st
     with PageSessions(http_base(target.ws_url), options.page_leak, options.reply_timeout) as pages:
         driver = CycleDriver(
             cycles=options.cycles, users=options.users, run_wave=pages.run_wave,
-            sampler=sampler_for(target, options.settle_timeout), probe=pages.probe,
+            sampler=sampler_for(target, options.settle_timeout,
+                                alloc_from=warmup_of(options.warmup, options.cycles) + 1), probe=pages.probe,
             log=SampleLog(options.out), on_cycle=progress, stop_requested=lambda: progress.decided,
         )
         write_status(options.out, driver.run())

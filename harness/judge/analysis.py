@@ -7,6 +7,8 @@ Each kind of signal has its own rule (README "How verdicts are made"):
 - growth: level counters (asyncio tasks, fds, threads, CLOSE_WAIT, unknown gauges) leak
   when the floor of every post-warm-up window is at least 1 above the one before
   (CPython's -R rule, on window minima so a transient task does not count).
+- census: each group the census agent counts inside the server (tasks by coroutine, objects
+  by type, container entries, threads) under the growth rule; only groups that grow are kept.
 - memory: Theil-Sen slope with its CI, Mann-Kendall trend test, a minimum practical size
   (bytes per session and in total) and persistence (the later half still grows).
 - latency and idle CPU: last window vs first window, one-sided Mann-Whitney AND a minimum
@@ -17,6 +19,7 @@ The p-values of all trend tests are Holm-corrected together.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,16 +33,18 @@ from harness.judge.rules import (
     Config,
     MetricResult,
     bound_rule,
-    default_warmup,
+    census_rule,
     growth_rule,
     holm,
     memory_rule,
     residue_rule,
     shift_rule,
+    warmup_of,
 )
 from harness.judge.series import (
     LATENCY_SERIES,
     PROCESS_LEVELS,
+    census_names,
     clean,
     counter_names,
     rate_series,
@@ -68,6 +73,7 @@ class Analysis:
     metrics: dict[str, MetricResult] = field(default_factory=dict)
     sessions: int = 0  # attempted over the whole run
     failures: dict[str, int] = field(default_factory=dict)  # failed sessions by reason, whole run
+    census_groups: int = 0  # groups the census tracked; only those that grew are in `metrics`
 
     def failing(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
@@ -88,6 +94,7 @@ class Analysis:
             "caught_by": [m.name for m in self.failing()],
             "sessions": self.sessions,
             "session_failures": self.failures,
+            "census_groups": self.census_groups,
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
         }
 
@@ -99,7 +106,7 @@ def analyze(
     config = config or Config()
     cycles = len(samples)
     planned = (status.cycles_asked if status else None) or cycles  # a run stopped early keeps its warm-up
-    warmup = config.warmup if config.warmup is not None else default_warmup(planned)
+    warmup = warmup_of(config.warmup, planned)
     post = samples[warmup:]
     attempted = [sample.sessions.attempted for sample in post] or [0]
     per_session = float(np.mean(attempted))
@@ -120,6 +127,10 @@ def analyze(
         y = clean(series(post, name))
         if len(y) >= 2:
             metrics[name] = growth_rule(name, y, per_session, config)
+    census = [census_rule(name, clean(series(post, name)), per_session, config) for name in census_names(post)]
+    for result in sorted((r for r in census if r.verdict == LEAK), key=census_order(post)):
+        metrics[result.name] = result  # flat groups stay out: a census tracks hundreds
+    analysis.census_groups = len(census)
     for name in PROCESS_LEVELS:
         y = clean(series(post, f"process.{name}"))
         if len(y) >= 2:
@@ -156,6 +167,18 @@ def analyze(
     analysis.signals = available_signals(post)
     analysis.verdict = overall(analysis)
     return analysis
+
+
+def census_order(samples: list[CycleSample]) -> Callable[[MetricResult], tuple[int, float]]:
+    """Groups in the server's own code first (its tasks, containers, classes; what its
+    developer can act on), then library objects; most per session first within each."""
+    own = {f"census.objects:{t}" for sample in samples if sample.census for t in sample.census.own_types}
+
+    def key(result: MetricResult) -> tuple[int, float]:
+        mine = result.name in own or not result.name.startswith("census.objects:")
+        return (0 if mine else 1, -(result.slope_per_session or result.slope_per_cycle or 0.0))
+
+    return key
 
 
 def vacuity_reasons(
@@ -203,7 +226,7 @@ def overall(analysis: Analysis) -> str:
     if analysis.reasons:
         # Hard evidence of a leak stands even in a run that ended early; nothing else does.
         hard = any(
-            m.verdict == LEAK and m.kind in ("residue", "growth", "bound")
+            m.verdict == LEAK and m.kind in ("residue", "growth", "bound", "census")
             for m in analysis.metrics.values()
         )
         return LEAK if hard else INCONCLUSIVE

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from harness.judge.analysis import DEGRADED, LEAK, Analysis, Config, analyze, default_warmup
+from harness.judge.analysis import DEGRADED, LEAK, Analysis, Config, analyze
+from harness.judge.rules import warmup_of
 from harness.rundir.records import CycleSample
 
 
@@ -25,7 +26,7 @@ class EarlyStop:
 
     def __init__(self, planned_cycles: int, config: Config | None = None) -> None:
         base = config or Config()
-        warmup = base.warmup if base.warmup is not None else default_warmup(planned_cycles)
+        warmup = warmup_of(base.warmup, planned_cycles)
         self.first_look = warmup + base.min_post_warmup_cycles
         looks = max(1, planned_cycles - self.first_look + 1)
         self.config = replace(base, warmup=warmup, alpha=base.alpha / looks)

@@ -34,6 +34,11 @@ def default_warmup(cycles: int) -> int:
     return max(1, min(5, cycles // 10))
 
 
+def warmup_of(warmup: int | None, cycles: int) -> int:
+    """The warm-up a run of `cycles` planned cycles is judged with (`--warmup`, else the default)."""
+    return warmup if warmup is not None else default_warmup(cycles)
+
+
 @dataclass
 class MetricResult:
     name: str
@@ -135,6 +140,40 @@ def growth_rule(name: str, y: np.ndarray, per_session: float, config: Config) ->
         result.reason = (
             f"{name} floor rose in every window ({' -> '.join(f'{f:g}' for f in floors)}): "
             f"{result.slope_per_session:.3g} per session"
+        )
+    return result
+
+
+CENSUS_KINDS = {
+    "tasks": "asyncio tasks",
+    "objects": "objects",
+    "entries": "entries of",
+    "threads": "threads",
+}
+
+
+def census_label(name: str) -> str:
+    """How the findings name a group: `census.tasks:Watcher.watch @ app/watch.py:42` is
+    "asyncio tasks `Watcher.watch` suspended at app/watch.py:42"."""
+    kind, _, group = name.removeprefix("census.").partition(":")
+    if kind == "tasks":
+        coroutine, _, site = group.partition(" @ ")
+        return f"asyncio tasks `{coroutine}` suspended at {site}"
+    return f"{CENSUS_KINDS.get(kind, kind)} `{group}`"
+
+
+def census_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    """A group the census counts inside the server: the growth rule, said in the server's terms.
+    Counts are taken after gc.collect(), so what grows is retained, not garbage waiting."""
+    result = growth_rule(name, y, per_session, config)
+    result.kind = "census"
+    if result.verdict == LEAK:
+        rate = result.slope_per_session if result.slope_per_session is not None else result.slope_per_cycle or 0.0
+        unit = " per session" if result.slope_per_session is not None else " per cycle"
+        retained = "; retained: still there after gc.collect()" if name.startswith("census.objects:") else ""
+        result.reason = (
+            f"{census_label(name)}: {rate:+.2f}{unit} "
+            f"({result.first_median:g} -> {result.last_median:g}){retained}"
         )
     return result
 

@@ -1,7 +1,7 @@
 """Series out of samples: each metric name resolves to one figure per cycle.
 
 Names: a server figure as the server calls it (`chat_asyncio_tasks`), `process.<field>`,
-`page.<figure>`, `probe.<field>`, `wave.<step>.<stat>`, and the derived
+`page.<figure>`, `probe.<field>`, `wave.<step>.<stat>`, `census.<group>`, and the derived
 `<counter>:per_cycle` / `<histogram>:mean_per_cycle`. Plots, the Leaks tab and the rules
 all read samples through `value`, so no one else knows where a figure sits in a sample.
 """
@@ -68,6 +68,8 @@ def value(sample: CycleSample, name: str) -> float | None:
         return _number(getattr(sample.probe, rest))
     if section == "page" and rest:
         return sample.page.get(rest)
+    if section == "census" and rest:  # a group the census counted; absent from a census: none left
+        return sample.census.groups.get(rest, 0.0) if sample.census is not None else None
     if section == "wave" and rest:
         step, _, stat = rest.rpartition(".")
         latency = sample.step(step)
@@ -130,6 +132,15 @@ def counter_names(samples: list[CycleSample]) -> tuple[list[str], list[str]]:
         and not n.split("{")[0].endswith(("_total", "_created", "_count", "_sum", "_bucket"))
     ]
     return per_client, levels
+
+
+def census_names(samples: list[CycleSample]) -> list[str]:
+    """Every group any census of these samples counted, as series names (`census.<group>`)."""
+    names: dict[str, None] = {}
+    for sample in samples:
+        if sample.census is not None:
+            names.update(dict.fromkeys(f"census.{group}" for group in sample.census.groups))
+    return list(names)
 
 
 def clean(values: list[float | None]) -> np.ndarray:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from harness.judge.analysis import DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze, default_warmup
+from harness.judge.analysis import DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze
 from harness.judge.early import Decision, EarlyStop
 from harness.judge.gate import Regression, baseline_metrics, compare
+from harness.judge.rules import warmup_of
 from harness.rundir.records import CycleSample, Run
 
 EXIT_CODES = {PASS: EXIT_PASS, LEAK: EXIT_FAIL, DEGRADED: EXIT_FAIL, INCONCLUSIVE: EXIT_INCONCLUSIVE}
@@ -89,8 +90,7 @@ class Judge:
 
     def analysis_so_far(self) -> Analysis | None:
         """The analysis of the cycles so far; None while too few are in (warming up)."""
-        warmup = self.config.warmup if self.config.warmup is not None else default_warmup(
-            self.planned or len(self.samples))
+        warmup = warmup_of(self.config.warmup, self.planned or len(self.samples))
         if len(self.samples) < warmup + self.config.min_post_warmup_cycles:
             return None
         return analyze(self.samples, replace(self.config, warmup=warmup))

@@ -130,6 +130,7 @@ class CycleDriver:
             process=observation.process,
             warnings=observation.warnings,
             page=dict(wave.figures),
+            census=observation.census,
         )
 
     def run(self) -> RunStatus:

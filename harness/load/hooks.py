@@ -20,6 +20,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from harness.judge.rules import warmup_of
 from harness.judge.verdict import judge
 from harness.load.driver import CycleDriver, WaveResult, run_probe
 from harness.load.wave import WAVE, MasterWaves, worker_wave
@@ -154,7 +155,8 @@ class DriverGreenlet:
             cycles=cycles,
             users=plan.users,
             run_wave=self.distributed_wave if distributed else self.local_wave,
-            sampler=sampler_for(plan.target, options.settle_timeout),
+            sampler=sampler_for(plan.target, options.settle_timeout,
+                                alloc_from=warmup_of(options.warmup, options.cycles) + 1),
             probe=lambda: run_probe(plan.target.ws_url, options.reply_timeout),
             log=SampleLog(plan.run_dir),
             on_cycle=on_cycle,

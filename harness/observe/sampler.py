@@ -20,7 +20,8 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.errors import TargetError
-from harness.rundir.records import ProcessFigures, Target
+from harness.observe.census import CensusClient, CensusError
+from harness.rundir.records import Census, ProcessFigures, Target
 
 logger = logging.getLogger("harness.observe.sampler")
 
@@ -34,6 +35,7 @@ class Observation:
     server: dict[str, float]
     process: ProcessFigures | None
     warnings: list[str] = field(default_factory=list)
+    census: Census | None = None
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -69,6 +71,7 @@ class Sampler:
         extra_urls: list[str] | None = None,
         patterns: list[str] | None = None,
         server_port: int | None = None,
+        census: CensusClient | None = None,
     ) -> None:
         self.metrics_url = metrics_url
         self.resources_url = resources_url
@@ -79,6 +82,7 @@ class Sampler:
         self.settle_timeout = settle_timeout
         self.idle_window = idle_window
         self.http_timeout = http_timeout
+        self.census = census
         self._warned: set[str] = set()
         self.warnings: list[str] = []  # new since the last sample, reported once each
         self._process = psutil.Process(pid) if pid else None
@@ -194,9 +198,20 @@ class Sampler:
             idle_cpu=round(idle_cpu, 4),
         )
 
+    def take_census(self) -> Census | None:
+        """The census after the other figures: its gc.collect() must not touch them."""
+        if self.census is None:
+            return None
+        try:
+            return self.census.take()
+        except CensusError as exc:
+            self._warn_once("census", f"no census this cycle: {exc}")
+            return None
+
     def sample(self) -> Observation:
         process = self.process_figures()
-        observation = Observation(self.scrape(), process, self.warnings)
+        figures = self.scrape()
+        observation = Observation(figures, process, self.warnings, self.take_census())
         self.warnings = []
         return observation
 
@@ -222,8 +237,12 @@ def http_base(ws_url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
-def sampler_for(target: Target, settle_timeout: float = 10.0) -> Sampler:
-    """The sampler of a target, at the endpoints it names."""
+def sampler_for(target: Target, settle_timeout: float = 10.0, alloc_from: int | None = None) -> Sampler:
+    """The sampler of a target, at the endpoints it names. With tracemalloc on in the
+    server, the census of cycle `alloc_from` is the baseline of the growing lines."""
+    census = None
+    if target.census_url and target.census_token:
+        census = CensusClient(target.census_url, target.census_token, alloc_from if target.census_alloc else None)
     return Sampler(
         metrics_url=target.metrics_url,
         resources_url=target.resources_url,
@@ -232,4 +251,5 @@ def sampler_for(target: Target, settle_timeout: float = 10.0) -> Sampler:
         pid=target.pid,
         server_port=urlsplit(target.ws_url).port,
         settle_timeout=settle_timeout,
+        census=census,
     )

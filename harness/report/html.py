@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from harness import __version__
 from harness.judge.rules import MetricResult
 from harness.judge.verdict import Judgement
+from harness.report.census import alloc_line, overview
 
 REPORT_FILE = "report.html"
 CHARTS = (
@@ -75,7 +76,8 @@ def context(j: Judgement, run_dir: Path) -> dict[str, Any]:
         "metrics": a.ordered(),
         "options": sorted((k, v) for k, v in (options.to_meta() if options else {}).items()
                           if v not in (None, "", [], False)),
-        "endpoint": run.meta.target.to_dict() if run.meta and run.meta.target else None,
+        "endpoint": endpoint(j),
+        "census": census_context(j),
         "status": run.status.to_dict() if run.status else None,
         "warnings": run.warnings,
         "versions": versions(),
@@ -83,6 +85,21 @@ def context(j: Judgement, run_dir: Path) -> dict[str, Any]:
                   f"{sys.implementation.name}",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def endpoint(j: Judgement) -> dict[str, Any] | None:
+    """Where the server was; the census agent's token stays in run.json."""
+    target = j.run.meta.target if j.run.meta else None
+    if target is None:
+        return None
+    return {k: v for k, v in target.to_dict().items() if k != "census_token" and v not in (None, "", [], False)}
+
+
+def census_context(j: Judgement) -> dict[str, Any] | None:
+    census = overview(j)
+    if census is None:
+        return None
+    return {"lines": census.lines(), "alloc": [alloc_line(line) for line in census.alloc]}
 
 
 def write_html(j: Judgement, run_dir: Path) -> Path:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from harness.judge.analysis import DEGRADED, LEAK
 from harness.judge.verdict import Judgement
+from harness.report.census import alloc_line, overview
 from harness.report.html import write_html
 from harness.report.plots import render_all
 from harness.rundir.records import CycleSample
 from harness.rundir.store import write_summary
+
+HEADLINE_CENSUS = 5  # census groups named on the terminal; summary.md has them all
 
 
 def progress_line(sample: CycleSample, cycles: int) -> str:
@@ -36,7 +39,12 @@ def headline(j: Judgement) -> str:
     status = j.run.status
     if status is not None and status.state == "decided":
         text += f"; decided at cycle {status.decided_at} of {status.cycles_asked or '?'}"
-    caught = [m.reason for m in a.failing()] + [r.reason() for r in j.regressions]
+    failing = a.failing()
+    census = [m for m in failing if m.kind == "census"]
+    caught = [m.reason for m in failing if m.kind != "census"] + [m.reason for m in census[:HEADLINE_CENSUS]]
+    if len(census) > HEADLINE_CENSUS:
+        caught.append(f"... and {len(census) - HEADLINE_CENSUS} more census groups that grew (summary.md)")
+    caught += [r.reason() for r in j.regressions]
     lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in a.reasons)]
     return "\n".join(lines)
 
@@ -64,6 +72,13 @@ def markdown(j: Judgement) -> str:
                 f"({', '.join(f'{reason} x{n}' for reason, n in a.failures.items())}).", ""]
     if j.regressions:
         out += [f"**Worse than baseline `{j.baseline}`:**", "", *(f"- {r.reason()}" for r in j.regressions), ""]
+    census = overview(j)
+    if census is not None:
+        out += ["**Inside the server (census):**", "", *(f"- {line}" for line in census.lines())]
+        if census.alloc:
+            out += [f"- Allocation lines that grew most since cycle {a.warmup + 1} (tracemalloc):",
+                    *(f"  - `{alloc_line(line)}`" for line in census.alloc)]
+        out.append("")
     out += [
         "| metric | verdict | first | last | ratio | per session | Holm p | why |",
         "|---|---|---|---|---|---|---|---|",

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.judge.analysis import Analysis, analyze
+from harness.judge.rules import census_label
 from harness.judge.series import PER_CLIENT_GAUGES, rate_series, rss_series, series
+from harness.judge.series import value as value_of
 from harness.judge.verdict import WARMING_UP, Judge
 from harness.rundir.records import CycleSample
 
@@ -27,6 +29,7 @@ LOCUST_DEFAULT_UI = ("locust", "webui", "dist")
 SHORT = {name: name.removeprefix("chat_") for name in PER_CLIENT_GAUGES}
 BASE_COLUMNS = ["cycle", "verdict", "sessions", "probe_ms"]
 MAX_SIGNAL_CHARTS = 5
+MAX_CENSUS_COLUMNS = 3
 
 
 def row_of(sample: CycleSample, verdict: str) -> dict[str, Any]:
@@ -49,6 +52,10 @@ def row_of(sample: CycleSample, verdict: str) -> dict[str, Any]:
 
 def column_of(metric: str) -> str:
     """The table column that shows a flagged metric."""
+    if metric.startswith("census."):  # objects:pkg.mod.Type -> Type; tasks:Coro.name @ f.py:1 -> Coro.name
+        kind, _, group = metric.removeprefix("census.").partition(":")
+        group = group.partition(" @ ")[0]
+        return group.rsplit(".", 1)[-1] if kind == "objects" else group
     if metric in SHORT:
         return SHORT[metric]
     return {"chat_asyncio_tasks": "asyncio_tasks", "memory.rss": "rss_mib", "process.open_fds": "open_fds",
@@ -83,15 +90,22 @@ class LeaksBoard:
         failing = self.analysis.failing() if self.analysis else []
         flagged = [m.name for m in failing]
         cycles = [s.cycle for s in samples]
-        rates = rate_series(samples) if any(":" in name for name in flagged) else {}
+        rates = rate_series(samples) if any(":per_cycle" in n or ":mean_per_cycle" in n for n in flagged) else {}
         charts = [{"name": "probe", "title": "probe reply (ms)", "values": series(samples, "probe.reply_ms")}]
         for metric in failing[:MAX_SIGNAL_CHARTS]:
             if metric.name == "probe.reply_ms":
                 continue
             values = rates.get(metric.name) or (
                 rss_series(samples) if metric.name == "memory.rss" else series(samples, metric.name))
-            charts.append({"name": metric.name, "title": metric.name, "values": values})
+            title = census_label(metric.name).replace("`", "") if metric.kind == "census" else metric.name
+            charts.append({"name": metric.name, "title": title, "values": values})
+        census = [n for n in flagged if n.startswith("census.")][:MAX_CENSUS_COLUMNS]  # most per session first
+        flagged = [n for n in flagged if not n.startswith("census.")] + census
         columns = BASE_COLUMNS + [c for c in dict.fromkeys(column_of(n) for n in flagged) if c not in BASE_COLUMNS]
+        rows = self._rows
+        if census:  # the census groups that grew, which no row held when it was made
+            rows = [row | {column_of(n): value_of(sample, n) for n in census}
+                    for row, sample in zip(rows, samples, strict=True)]
         report = self.run_dir is not None and self.finished and (self.run_dir / "report.html").exists()
         return {
             "verdict": self.analysis.verdict if self.analysis else WARMING_UP,
@@ -103,8 +117,8 @@ class LeaksBoard:
             "cycles": cycles,
             "charts": charts,
             "columns": columns,
-            "all_columns": list(self._rows[0]) if self._rows else columns,
-            "rows": self._rows[::-1],
+            "all_columns": list(rows[0]) if rows else columns,
+            "rows": rows[::-1],
             "report": "./leaks/report.html" if report else None,
         }
 

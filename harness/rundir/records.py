@@ -96,6 +96,54 @@ class ProcessFigures:
 
 
 @dataclass
+class Census:
+    """What the census agent counted inside the server after quiesce (issue: --inspect).
+
+    `groups` maps `tasks:<coroutine> @ <file:line>`, `objects:<type>`,
+    `entries:<Owner.attribute>` and `threads:<name>` to a count; `garbage` is what one
+    gc.collect() found unreachable (by type), which is not a leak."""
+
+    groups: dict[str, float] = field(default_factory=dict)
+    own_types: list[str] = field(default_factory=list)  # types defined in the server's own code
+    garbage: dict[str, float] = field(default_factory=dict)
+    garbage_total: int = 0
+    walked: int = 0
+    skipped: int = 0
+    took_ms: float | None = None
+    loop_ms: float | None = None  # how long the slowest event loop took to answer
+    gc_ms: float | None = None
+    notes: list[str] = field(default_factory=list)
+    alloc: list[dict[str, Any]] = field(default_factory=list)  # growing lines, with --inspect=alloc
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.alloc:
+            del data["alloc"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Census:
+        """A census line as the agent answers it, or as samples.jsonl holds it."""
+        data = _object(data, "'census'")
+        alloc = data.get("alloc") or []
+        if isinstance(alloc, dict):  # the agent's answer: {"lines": [...]} or {"error": ...}
+            alloc = alloc.get("lines") or []
+        return cls(
+            groups=_figures(data.get("groups") or {}, "'census.groups'"),
+            own_types=[str(t) for t in data.get("own_types") or []],
+            garbage=_figures(data.get("garbage") or {}, "'census.garbage'"),
+            garbage_total=int(_number(data, "garbage_total") or 0),
+            walked=int(_number(data, "walked") or 0),
+            skipped=int(_number(data, "skipped") or 0),
+            took_ms=_number(data, "took_ms"),
+            loop_ms=_number(data, "loop_ms"),
+            gc_ms=_number(data, "gc_ms"),
+            notes=[str(n) for n in data.get("notes") or []],
+            alloc=[dict(_object(line, "an allocation line")) for line in alloc],
+        )
+
+
+@dataclass
 class CycleSample:
     """One cycle: the wave's sessions and latencies, quiesce, the probe, the server's figures."""
 
@@ -111,6 +159,7 @@ class CycleSample:
     process: ProcessFigures | None = None
     warnings: list[str] = field(default_factory=list)
     page: dict[str, float] = field(default_factory=dict)  # the chat page's own figures
+    census: Census | None = None  # inside the server, where the census agent runs
 
     def step(self, name: str) -> StepLatency | None:
         """The wave's latencies of one step, or None when no session timed it."""
@@ -132,6 +181,8 @@ class CycleSample:
             data["warnings"] = list(self.warnings)
         if self.page:
             data["page"] = dict(self.page)
+        if self.census is not None:
+            data["census"] = self.census.to_dict()
         return data
 
     def to_json(self) -> str:
@@ -175,6 +226,7 @@ class CycleSample:
                 ) if process else None,
                 warnings=[str(w) for w in data.get("warnings") or []],
                 page=_figures(data.get("page") or {}, "'page'"),
+                census=Census.from_dict(data["census"]) if data.get("census") else None,
             )
         except (TypeError, AttributeError) as exc:
             raise RecordError(f"malformed cycle sample ({exc})") from None
@@ -241,6 +293,10 @@ class Target:
     resources_url: str | None = None  # a JSON object of numbers (the bundled /debug/resources)
     extra_metrics_urls: tuple[str, ...] = ()  # e.g. the fake LLM's /metrics
     patterns: tuple[str, ...] = ()  # keep only figures whose name matches one of these
+    census_url: str | None = None  # the census agent inside the server, if it runs there
+    census_token: str | None = None
+    census_alloc: bool = False  # tracemalloc is on in the server (--inspect=alloc)
+    census_note: str | None = None  # why there is no census, or which process it sees
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -260,6 +316,10 @@ class Target:
             resources_url=data.get("resources_url"),
             extra_metrics_urls=tuple(data.get("extra_metrics_urls") or ()),
             patterns=tuple(data.get("patterns") or ()),
+            census_url=data.get("census_url"),
+            census_token=data.get("census_token"),
+            census_alloc=bool(data.get("census_alloc")),
+            census_note=data.get("census_note"),
         )
 
 

@@ -36,12 +36,13 @@ class ServerProcess:
 
     @classmethod
     def bundled(
-        cls, leaks: tuple[str, ...] = (), log_path: Path | None = None, extra: tuple[str, ...] = ()
+        cls, leaks: tuple[str, ...] = (), log_path: Path | None = None, extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> ServerProcess:
         argv = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0"]
         for leak in leaks:
             argv += ["--leak", leak]
-        return cls(argv + list(extra), log_path)
+        return cls(argv + list(extra), log_path, env)
 
     @property
     def pid(self) -> int:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from harness.options import RunOptions
 from harness.rundir.records import Target
+from harness.target.census import CensusFound, CensusPlan, not_started_note
 from harness.target.process import CommandServer, RunningTarget, ServerProcess
 
 Echo = Callable[[str], None]
@@ -31,17 +32,35 @@ class Running:
         return "?" if code is None else code
 
 
-def make_server(options: RunOptions, llm_url: str) -> ServerProcess | RunningTarget:
+def census_plan(options: RunOptions) -> CensusPlan | None:
+    """The bundled server always runs the census (it is the reference); a --server-cmd
+    server with --inspect; a server the harness did not start cannot."""
+    if options.bundled or (options.server_cmd and options.inspect):
+        return CensusPlan(alloc=options.inspect == "alloc")
+    return None
+
+
+def make_server(options: RunOptions, llm_url: str, census: CensusPlan | None) -> ServerProcess | RunningTarget:
     log = options.out / "server.log"
+    env = census.env() if census else None
     if options.target:
         return RunningTarget(options.target, options.pid)
     if options.server_cmd:
-        return CommandServer(options.server_cmd, options.ws_path, log, llm_url=llm_url)
+        return CommandServer(options.server_cmd, options.ws_path, log, env=env, llm_url=llm_url)
     extra = ("--llm-url", llm_url) if llm_url else ()
-    return ServerProcess.bundled(options.leaks, log_path=log, extra=extra)
+    return ServerProcess.bundled(options.leaks, log_path=log, extra=extra, env=env)
 
 
-def target_of(options: RunOptions, server: ServerProcess | RunningTarget, extra_metrics: list[str]) -> Target:
+def find_census(options: RunOptions, server: ServerProcess | RunningTarget, plan: CensusPlan | None) -> CensusFound:
+    if plan is not None:
+        return plan.find(server.pid)
+    if options.inspect:
+        return CensusFound(None, None, not_started_note(options.label))
+    return CensusFound(None, None, "")
+
+
+def target_of(options: RunOptions, server: ServerProcess | RunningTarget, extra_metrics: list[str],
+              census: CensusFound | None = None) -> Target:
     """Where the server's figures are: the bundled server's /metrics and /debug/resources,
     or for any other server, only what --metrics-url names."""
     metrics: str | None
@@ -51,8 +70,11 @@ def target_of(options: RunOptions, server: ServerProcess | RunningTarget, extra_
     else:
         metrics = options.metrics_url.replace("{port}", str(server.port)) if options.metrics_url else None
         resources = None
+    census = census or CensusFound(None, None, "")
     return Target(ws_url=server.ws_url, pid=server.pid, metrics_url=metrics, resources_url=resources,
-                  extra_metrics_urls=tuple(extra_metrics), patterns=tuple(options.metrics))
+                  extra_metrics_urls=tuple(extra_metrics), patterns=tuple(options.metrics),
+                  census_url=census.url, census_token=census.token, census_alloc=census.alloc,
+                  census_note=census.note or None)
 
 
 def describe(options: RunOptions, target: Target) -> str:
@@ -68,6 +90,7 @@ def describe(options: RunOptions, target: Target) -> str:
 def target_up(options: RunOptions, echo: Echo) -> Iterator[Running]:
     """The server under test (and the fake LLM, if asked), stopped on the way out."""
     started: list[ServerProcess | RunningTarget] = []
+    plan: CensusPlan | None = None
     try:
         extra_metrics: list[str] = []
         llm_url = ""
@@ -79,12 +102,18 @@ def target_up(options: RunOptions, echo: Echo) -> Iterator[Running]:
             llm_url = f"{fake.http_url}/v1"
             extra_metrics.append(f"{fake.http_url}/metrics")
             echo(f"fake LLM on {llm_url}")
-        server = make_server(options, llm_url)
+        plan = census_plan(options)
+        server = make_server(options, llm_url, plan)
         started.append(server)
         server.start(timeout=options.ready_timeout)
-        running = Running(target_of(options, server, extra_metrics), server)
+        census = find_census(options, server, plan)
+        running = Running(target_of(options, server, extra_metrics, census), server)
         echo(describe(options, running.target))
+        if census.note and (options.inspect or census.url is None):
+            echo(census.note)  # said once: what the census sees, or why there is none
         yield running
     finally:
+        if plan is not None:
+            plan.discard()
         for process in reversed(started):
             process.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -12,10 +14,10 @@ from harness.judge.analysis import (
     PASS,
     Config,
     analyze,
-    default_warmup,
     holm,
 )
-from harness.rundir.records import RunStatus
+from harness.judge.rules import default_warmup
+from harness.rundir.records import Census, CycleSample, RecordError, RunStatus
 from tests.harness.judge.synthetic import MiB, make_lines
 
 
@@ -225,3 +227,64 @@ def test_the_live_judge_takes_each_cycle_once() -> None:
     for sample in [lines[0], lines[1], lines[1], lines[0], lines[2]]:
         judge.add(sample)
     assert [s.cycle for s in judge.samples] == [1, 2, 3]
+
+
+def with_census(samples: list, groups: Callable[[int], dict[str, float]], own: list[str] = ()) -> list:
+    """The samples, each with a census of `groups(cycle index)`, as the agent would answer."""
+    for t, sample in enumerate(samples):
+        sample.census = Census.from_dict({"groups": groups(t), "own_types": list(own), "took_ms": 12.0,
+                                          "alloc": {"lines": []}})
+    return samples
+
+
+def test_census_groups_that_grow_are_leaks_named_in_the_servers_terms() -> None:
+    """Tasks, classes and a map keyed per client grow by one per session; a library type
+    grows twice as fast; a flat group and a group that comes and goes stay out."""
+    def groups(t: int) -> dict[str, float]:
+        found = {
+            "tasks:Watcher.watch @ app/watch.py:42": 10.0 * t,
+            "objects:app.groups.GroupManager": 1.0,
+            "objects:app.context.ServiceContext": 10.0 * t,
+            "objects:asyncio.locks.Event": 20.0 * t,
+            "entries:GroupManager.client_group_map": 10.0 * t,
+            "threads:MainThread": 1.0,
+        }
+        if t % 2:
+            found["objects:app.turns.Turn"] = 3.0  # transient, absent (zero) in every other census
+        return found
+
+    samples = with_census(make_lines(30), groups, own=["app.context.ServiceContext", "app.groups.GroupManager"])
+    a = analyze(samples)
+    assert a.verdict == LEAK
+    census = [m for m in a.failing() if m.kind == "census"]
+    assert [m.name for m in census] == [
+        "census.tasks:Watcher.watch @ app/watch.py:42",
+        "census.objects:app.context.ServiceContext",
+        "census.entries:GroupManager.client_group_map",
+        "census.objects:asyncio.locks.Event",  # a library's type: after the server's own groups
+    ]
+    assert census[0].reason.startswith("asyncio tasks `Watcher.watch` suspended at app/watch.py:42: +1.00 per session")
+    assert census[1].reason.endswith("retained: still there after gc.collect()")
+    assert census[2].reason.startswith("entries of `GroupManager.client_group_map`: +1.00 per session")
+    assert a.census_groups == 7 and a.to_dict()["census_groups"] == 7
+
+
+def test_flat_census_is_a_pass_with_no_census_metric() -> None:
+    samples = with_census(make_lines(30), lambda t: {"objects:app.x.Thing": 5.0, "tasks:main @ app.py:3": 1.0})
+    a = analyze(samples)
+    assert a.verdict == PASS and a.census_groups == 2
+    assert not [m for m in a.metrics.values() if m.kind == "census"]
+
+
+def test_census_survives_samples_jsonl() -> None:
+    """The agent's answer (alloc as {"lines": [...]}) becomes a Census, and a sample line
+    with it reads back as written."""
+    answer = {"groups": {"tasks:main @ app.py:3": 1}, "own_types": ["app.X"], "garbage": {"app.X": 2},
+              "garbage_total": 40, "walked": 1000, "skipped": 0, "took_ms": 3.5, "loop_ms": 0.2, "gc_ms": 1.0,
+              "notes": ["n"], "alloc": {"lines": [{"site": "app.py:9", "size_diff": 4096, "count_diff": 4}]}}
+    sample = make_lines(1)[0]
+    sample.census = Census.from_dict(answer)
+    again = CycleSample.from_json(sample.to_json())
+    assert again.census == sample.census and again.census.alloc[0]["site"] == "app.py:9"
+    with pytest.raises(RecordError, match="census.groups"):
+        Census.from_dict({"groups": [1, 2]})

@@ -1,7 +1,7 @@
 """A small chat server written for the tests, independent of server/: what a user's own
 server looks like to the harness (no chat_* gauges, no /debug/resources).
 
-    python tiny_chat.py --port PORT [--mode clean|fdleak|memory|mute|garbage] [--llm URL]
+    python tiny_chat.py --port PORT [--mode clean|fdleak|memory|mute|garbage|sleeper] [--llm URL]
                         [--garbage-metrics]
 
 clean:   cleans up after every client.
@@ -9,6 +9,8 @@ fdleak:  opens a file per client and closes it only on a clean close: every abru
          leaks one fd.
 memory:  one conversation history shared by all clients and sent whole to the LLM.
 mute:    speaks another protocol: greets, but never ends a reply.
+sleeper: every client starts a Watcher whose task sleeps forever, never cancelled: no
+         counter, no fd, a few hundred bytes; only a census sees it.
 garbage: of every four replies, one is preceded by a frame that is not JSON, one by a
          frame of 5 MiB, one by a JSON list instead of an object; one is clean.
 """
@@ -29,6 +31,18 @@ HISTORY: list[dict[str, str]] = []
 TURNS = [0]
 GARBAGE = ["<<not json>>", json.dumps({"type": "full-text", "text": "x" * (5 << 20)}), "[1, 2, 3]", None]
 LEAKED: list[object] = []
+WATCHERS: set[asyncio.Task[None]] = set()
+
+
+class Watcher:
+    """Watches one client's presence: the task is started per client and never cancelled."""
+
+    def __init__(self, uid: str) -> None:
+        self.uid = uid
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
 
 
 def ask_llm(url: str, messages: list[dict[str, str]]) -> str:
@@ -42,6 +56,9 @@ def ask_llm(url: str, messages: list[dict[str, str]]) -> str:
 async def handler(ws, args) -> None:  # type: ignore[no-untyped-def]
     handle = open(os.devnull) if args.mode == "fdleak" else None
     history = HISTORY if args.mode == "memory" else []
+    if args.mode == "sleeper":
+        task = asyncio.create_task(Watcher(str(id(ws))).watch())
+        WATCHERS.add(task)
     await ws.send(json.dumps({"type": "full-text", "text": "Connection established"}))
     await ws.send(json.dumps({"type": "set-model-and-conf", "client_uid": "x"}))
     await ws.send(json.dumps({"type": "control", "text": "start-mic"}))
@@ -86,7 +103,7 @@ def metrics(connection, request):  # type: ignore[no-untyped-def]
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", default="clean", choices=["clean", "fdleak", "memory", "mute", "garbage"])
+    parser.add_argument("--mode", default="clean", choices=["clean", "fdleak", "memory", "mute", "garbage", "sleeper"])
     parser.add_argument("--llm", default="")
     parser.add_argument("--garbage-metrics", action="store_true")
     args = parser.parse_args()

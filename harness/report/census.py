@@ -1,0 +1,85 @@
+"""What the census saw inside the server, for summary.md and report.html: the groups that
+grew (the judge's findings), the garbage gc.collect() freed each cycle (not a leak), the
+growing allocation lines (--inspect=alloc), and what the census cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.judge.rules import MetricResult
+from harness.judge.verdict import Judgement
+
+TOP_GARBAGE = 8
+
+
+@dataclass
+class CensusOverview:
+    note: str | None  # on in which process, or why there is none
+    censuses: int = 0  # cycles with a census
+    groups: int = 0  # groups tracked after warm-up
+    grew: list[MetricResult] = field(default_factory=list)
+    garbage: list[tuple[str, float]] = field(default_factory=list)  # type, median per cycle
+    garbage_total: float = 0.0
+    garbage_kinds: int = 0  # types seen in the garbage; `garbage` holds the commonest
+    took_ms: float | None = None  # median
+    took_max_ms: float | None = None
+    loop_max_ms: float | None = None
+    skipped_max: int = 0
+    alloc: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Plain sentences, for summary.md and report.html alike."""
+        if not self.censuses:
+            return [self.note or "no census"]
+        out = [f"{self.censuses} censuses; {self.groups} groups tracked after warm-up "
+               f"(tasks by coroutine, objects by type, container entries, threads); "
+               f"{len(self.grew) or 'none'} grew."]
+        if self.garbage:
+            kinds = ", ".join(f"{name} {n:g}" for name, n in self.garbage)
+            more = ", ..." if self.garbage_kinds > len(self.garbage) else ""
+            out.append(f"Garbage, not leaks: each cycle gc.collect() freed about {self.garbage_total:g} "
+                       f"unreachable objects (of the types counted: {kinds}{more}).")
+        cost = f"Census cost: {self.took_ms:.1f} ms median, {self.took_max_ms:.1f} ms at most"
+        if self.loop_max_ms is not None:
+            cost += f"; the event loop answered within {self.loop_max_ms:.1f} ms"
+        if self.skipped_max:
+            cost += f"; up to {self.skipped_max} objects were skipped at the census deadline"
+        out.append(cost + ".")
+        out += [f"Census note: {note}" for note in self.notes]
+        return out
+
+
+def overview(j: Judgement) -> CensusOverview | None:
+    """None when the run neither had a census nor has anything to say about one."""
+    target = j.run.meta.target if j.run.meta else None
+    note = target.census_note if target else None
+    post = [s.census for s in j.run.samples[j.analysis.warmup:] if s.census is not None]
+    if not post and not note:
+        return None
+    result = CensusOverview(note, censuses=len(post), groups=j.analysis.census_groups)
+    result.grew = [m for m in j.analysis.failing() if m.kind == "census"]
+    if not post:
+        return result
+    names = {name for census in post for name in census.garbage}
+    medians = {name: float(np.median([c.garbage.get(name, 0.0) for c in post])) for name in names}
+    common = sorted(((n, v) for n, v in medians.items() if v > 0), key=lambda item: -item[1])
+    result.garbage, result.garbage_kinds = common[:TOP_GARBAGE], len(common)
+    result.garbage_total = float(np.median([c.garbage_total for c in post]))
+    took = [c.took_ms for c in post if c.took_ms is not None]
+    if took:
+        result.took_ms, result.took_max_ms = float(np.median(took)), max(took)
+    loops = [c.loop_ms for c in post if c.loop_ms is not None]
+    result.loop_max_ms = max(loops) if loops else None
+    result.skipped_max = max(c.skipped for c in post)
+    result.alloc = next((c.alloc for c in reversed(post) if c.alloc), [])
+    result.notes = list(dict.fromkeys(n for c in post for n in c.notes))
+    return result
+
+
+def alloc_line(line: dict[str, Any]) -> str:
+    size = float(line.get("size_diff", 0))
+    return f"{line.get('site', '?')}: {size / 1024:+.1f} KiB in {int(line.get('count_diff', 0)):+d} blocks"

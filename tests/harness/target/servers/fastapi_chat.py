@@ -1,0 +1,64 @@
+"""A FastAPI chat app started by its own script with uvicorn, as many real servers are:
+
+    python fastapi_chat.py --port PORT [--leak]
+
+It speaks the harness's text turn (PROTOCOL.md, as tiny_chat.py does). With --leak, every
+client's session object is kept in a module-level dict keyed by its id and never removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+import uvicorn
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+app = FastAPI()
+SESSIONS: dict[int, ClientSession] = {}
+KEEP = [False]
+
+
+class ClientSession:
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.turns = 0
+
+
+@app.websocket("/client-ws")
+async def chat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    session = ClientSession(websocket)
+    SESSIONS[id(session)] = session
+    try:
+        await websocket.send_text(json.dumps({"type": "full-text", "text": "Connection established"}))
+        await websocket.send_text(json.dumps({"type": "set-model-and-conf", "client_uid": "x"}))
+        await websocket.send_text(json.dumps({"type": "control", "text": "start-mic"}))
+        while True:
+            frame = json.loads(await websocket.receive_text())
+            if frame.get("type") != "text-input":
+                continue
+            session.turns += 1
+            await asyncio.sleep(0.005)
+            for reply in (
+                {"type": "control", "text": "conversation-chain-start"},
+                {"type": "audio", "audio": None, "volumes": [], "display_text": {"text": "Hello from FastAPI."}},
+                {"type": "backend-synth-complete"},
+                {"type": "control", "text": "conversation-chain-end"},
+            ):
+                await websocket.send_text(json.dumps(reply))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if not KEEP[0]:
+            SESSIONS.pop(id(session), None)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--leak", action="store_true")
+    args = parser.parse_args()
+    KEEP[0] = args.leak
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -1,0 +1,206 @@
+"""--inspect: the census agent inside real server processes (the bundled server, small
+servers written for the tests, a FastAPI app under uvicorn, a Node server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.errors import EXIT_FAIL, EXIT_PASS
+from harness.observe.census import CensusClient, CensusError
+from harness.rundir.store import load_run
+from harness.target.census import CensusPlan
+from harness.target.process import CommandServer
+
+pytestmark = pytest.mark.integration
+
+SERVERS = Path(__file__).parent / "servers"
+TINY = SERVERS / "tiny_chat.py"
+
+
+SIMPLE = ["--scenario", "clean_close"]  # the small servers speak the text turn, not audio
+
+
+def tiny(mode: str, *flags: str) -> str:
+    return " ".join([sys.executable, *flags, str(TINY), "--port", "{port}", "--mode", mode])
+
+
+def summary(out: Path) -> tuple[dict, str]:
+    return json.loads((out / "summary.json").read_text()), (out / "summary.md").read_text()
+
+
+def census_findings(result: dict) -> list[str]:
+    return [m["reason"] for m in result["metrics"].values() if m["kind"] == "census"]
+
+
+def test_sleeping_task_per_session_is_named_by_its_coroutine(tmp_path: Path, capsys) -> None:
+    """A task per client that sleeps forever holds no fd and no counter: the census names
+    its coroutine and where it waits, the container that keeps it, and the class."""
+    out = tmp_path / "sleeper"
+    argv = ["run", "--server-cmd", tiny("sleeper"), "--inspect", *SIMPLE, "--cycles", "12", "--out", str(out)]
+    assert main(argv) == EXIT_FAIL
+    result, text = summary(out)
+    assert "census: on, inside pid" in capsys.readouterr().out
+    assert result["caught_by"][0].startswith("census.tasks:Watcher.watch @ ")
+    assert "asyncio tasks `Watcher.watch` suspended at " in text and "tiny_chat.py:" in text
+    watch = result["metrics"][result["caught_by"][0]]
+    assert watch["slope_per_session"] == pytest.approx(1.1, abs=0.05)  # 10 sessions and the probe per cycle
+    assert "census.entries:__main__.WATCHERS" in result["caught_by"]
+    assert "census.objects:__main__.Watcher" in result["caught_by"]
+    assert all(name.startswith("census.") for name in result["caught_by"]), result["caught_by"]
+
+
+def test_the_same_server_fixed_passes_with_a_census(tmp_path: Path) -> None:
+    out = tmp_path / "clean"
+    argv = ["run", "--server-cmd", tiny("clean"), "--inspect", *SIMPLE, "--cycles", "12", "--out", str(out)]
+    assert main(argv) == EXIT_PASS
+    result, text = summary(out)
+    assert result["census_groups"] > 10 and census_findings(result) == []
+    samples = load_run(out).samples
+    assert all(s.census is not None and s.census.groups for s in samples)
+    assert "groups tracked after warm-up" in text and "none grew" in text
+
+
+@pytest.mark.parametrize(("fault", "named"), [
+    ("contexts", "objects `server.context.ServiceContext`"),
+    ("tasks", "asyncio tasks `ClientSession.turn` suspended at server/"),
+    ("heartbeats", "entries of `ChatState._last_heartbeat`"),
+])
+def test_bundled_faults_are_named_inside_the_server(tmp_path: Path, fault: str, named: str) -> None:
+    out = tmp_path / fault
+    assert main(["run", "--leak", fault, "--inspect", "--cycles", "30", "--out", str(out)]) == EXIT_FAIL
+    result, text = summary(out)
+    assert any(named in reason for reason in census_findings(result)), census_findings(result)
+    assert named in text
+
+
+def test_fastapi_app_under_uvicorn_gets_a_census(tmp_path: Path) -> None:
+    """A FastAPI app started by its own script: the agent loads through sitecustomize, the
+    census sees uvicorn's and starlette's objects, and a map keyed per client is named."""
+    pytest.importorskip("fastapi")
+    app = " ".join([sys.executable, str(SERVERS / "fastapi_chat.py"), "--port", "{port}"])
+    clean, leaky = tmp_path / "clean", tmp_path / "leaky"
+    assert main(["run", "--server-cmd", app, "--inspect", *SIMPLE, "--cycles", "10", "--out", str(clean)]) == EXIT_PASS
+    groups = load_run(clean).samples[-1].census.groups
+    assert any(g.startswith("objects:starlette.") for g in groups), sorted(groups)
+    assert any(g.startswith("tasks:") for g in groups), sorted(groups)
+    argv = ["run", "--server-cmd", app + " --leak", "--inspect", *SIMPLE, "--cycles", "10", "--out", str(leaky)]
+    assert main(argv) == EXIT_FAIL
+    result, _ = summary(leaky)
+    assert result["caught_by"][:2] == ["census.objects:__main__.ClientSession", "census.entries:__main__.SESSIONS"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node installed")
+def test_non_python_server_runs_to_a_verdict_and_says_why_no_census(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "node"
+    server = f"node {SERVERS / 'tiny_chat.js'} {{port}}"
+    assert main(["run", "--server-cmd", server, "--inspect", *SIMPLE, "--cycles", "6", "--out", str(out)]) == EXIT_PASS
+    why = "no census: the server is not a Python process (node); --inspect sees inside Python 3.10+ servers"
+    printed = capsys.readouterr().out
+    assert printed.count(why) == 1 and "Traceback" not in printed
+    assert why in summary(out)[1]
+    assert all(s.census is None for s in load_run(out).samples)
+
+
+def test_python_that_does_not_load_the_agent_is_explained(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "isolated"
+    argv = ["run", "--server-cmd", tiny("clean", "-I"), "--inspect", *SIMPLE, "--cycles", "6", "--out", str(out)]
+    assert main(argv) == EXIT_PASS
+    assert "no census: the server's Python did not load the agent" in capsys.readouterr().out
+
+
+def test_server_not_started_by_the_harness_has_no_census(tmp_path: Path, capsys) -> None:
+    server = CommandServer(tiny("clean"), "/client-ws", tmp_path / "server.log")
+    server.start()
+    try:
+        out = tmp_path / "target"
+        argv = ["run", "--target", server.ws_url, "--inspect", *SIMPLE, "--cycles", "6", "--out", str(out)]
+        assert main(argv) == EXIT_PASS
+    finally:
+        server.stop()
+    assert "no census: the harness did not start this server" in capsys.readouterr().out
+
+
+def start_with_agent(tmp_path: Path, code: str, plan: CensusPlan, pythonpath: str = "") -> subprocess.Popen:
+    script = tmp_path / "app.py"
+    script.write_text(code)
+    env = {**os.environ, **plan.env()}
+    if pythonpath:
+        env["PYTHONPATH"] += os.pathsep + pythonpath
+    return subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path, stdout=subprocess.PIPE)
+
+
+BLOCKED_LOOP = """
+import asyncio, time
+async def stuck():
+    print("READY", flush=True)
+    time.sleep(60)  # blocks the event loop: the census must not hang on it
+asyncio.run(stuck())
+"""
+
+
+def test_census_of_a_blocked_loop_says_so_within_its_budget(tmp_path: Path) -> None:
+    plan = CensusPlan()
+    proc = start_with_agent(tmp_path, BLOCKED_LOOP, plan)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"READY\n"
+        found = plan.find(proc.pid)
+        assert found.url is not None, found.note
+        started = time.monotonic()
+        census = CensusClient(found.url, found.token or "", budget=1.0).take()
+        took = time.monotonic() - started
+        assert any("did not answer within" in note for note in census.notes), census.notes
+        assert took < 1.0 + 3.0 and census.took_ms is not None
+        assert not any(g.startswith("tasks:") for g in census.groups)
+        with pytest.raises(CensusError, match="HTTP 403"):
+            CensusClient(found.url, "not-the-token").take()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_agent_keeps_the_environments_own_sitecustomize(tmp_path: Path) -> None:
+    """The agent is imported as `sitecustomize`; the one the environment had still runs,
+    and the server's children start without the agent."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import os\nos.environ['THEIRS_RAN'] = '1'\n")
+    code = ("import os, subprocess, sys\n"
+            "print(os.environ.get('THEIRS_RAN'), 'HARNESS_CENSUS_TOKEN' in os.environ, flush=True)\n"
+            "child = subprocess.run([sys.executable, '-c', 'import sys; print(\"_harness_census\" in sys.modules)'],"
+            " capture_output=True, text=True)\n"
+            "print(child.stdout.strip(), flush=True)\n")
+    plan = CensusPlan()
+    proc = start_with_agent(tmp_path, code, plan, pythonpath=str(theirs))
+    out, _ = proc.communicate(timeout=30)
+    assert out.decode().split() == ["1", "False", "False"]
+    assert plan.find(proc.pid, timeout=1).url is not None
+
+
+def test_announcement_is_required_and_the_token_is_checked(tmp_path: Path) -> None:
+    plan = CensusPlan()
+    proc = start_with_agent(tmp_path, "import time\nprint('READY', flush=True)\ntime.sleep(30)\n", plan)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"READY\n"
+        found = plan.find(proc.pid)
+        assert found.url is not None
+        request = urllib.request.Request(found.url)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 403
+        census = CensusClient(found.url, found.token or "").take()
+        assert census.groups.get("threads:MainThread") == 1  # the agent's own thread is not counted
+        assert census.loop_ms is None  # no event loop in this process
+    finally:
+        proc.kill()
+        proc.wait()
