@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import platform
+import re
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from harness import __version__
 from harness.judge.rules import MetricResult
@@ -28,6 +30,14 @@ CHARTS = (
 PACKAGES = ("locust", "websockets", "scipy", "numpy", "matplotlib", "psutil")
 
 _env = Environment(loader=PackageLoader("harness.report", "templates"), autoescape=select_autoescape())
+
+
+def ticks(text: str) -> Markup:
+    """A finding's `names` in backticks (as summary.md writes them) as <code>, the rest escaped."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
+_env.filters["ticks"] = ticks
 
 
 def rate(m: MetricResult) -> str:
