@@ -60,6 +60,8 @@ def target_options(func):  # type: ignore[no-untyped-def]
                           "(always on for the bundled server); --inspect=alloc adds tracemalloc's growing lines."),
         click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS)),
         click.option("--users", default=10, show_default=True, help="Sessions per wave (U)."),
+        click.option("--seed", type=int, default=None,
+                     help="The wave design's seed: the order of the behaviour blocks [default: drawn; in run.json]."),
     ]):
         func = option(func)
     return func

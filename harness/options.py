@@ -11,10 +11,12 @@ from typing import Any
 from harness.errors import UsageError
 
 PAGE = "page"  # the chat page in a real browser (harness/load/page.py), not a Locust file
-SCENARIOS = (
-    "mixed", "clean_close", "abrupt_drop", "midreply_close", "audio_drop",
-    "interrupt_close", "reconnect_storm", "page_session", PAGE,
+MIXED = "mixed"  # every behaviour: blocks of one behaviour alone between standard-mix waves
+BEHAVIOURS = (
+    "clean_close", "abrupt_drop", "midreply_close", "audio_drop",
+    "interrupt_close", "reconnect_storm", "page_session",
 )
+SCENARIOS = (MIXED, *BEHAVIOURS, PAGE)
 
 
 def default_out() -> Path:
@@ -44,6 +46,7 @@ class RunOptions:
     workers: int = 0
     page_leak: str = ""
     inspect: str = ""  # "", "on" or "alloc": the census agent inside a --server-cmd server
+    seed: int | None = None  # the wave design's order of blocks (mixed); drawn at start when not given
 
     @property
     def bundled(self) -> bool:

@@ -3,6 +3,7 @@ render the reports, return the judgement (cli turns it into the exit code)."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ from harness.errors import interruption
 from harness.judge.analysis import Config
 from harness.judge.rules import warmup_of
 from harness.judge.verdict import Judge, Judgement, judge
+from harness.load.design import WaveDesign, design_note
 from harness.load.driver import CycleDriver
 from harness.load.launch import LocustProcess, start_locust
 from harness.load.page import PageSessions
@@ -39,6 +41,8 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
     """Run the whole job against the target and write the reports."""
     options.validate()
     options.out.mkdir(parents=True, exist_ok=True)
+    if options.seed is None:
+        options.seed = random.randrange(1, 10**6)
     live = Judge(options.cycles, config, stop_early=options.stop_early)
     progress = Progress(options.cycles, echo, live)
     cut_short: str | None = None
@@ -48,6 +52,7 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
             write_meta(options.out, RunMeta(options, running.target, started=time.time()))
             workers = f" on {options.workers} Locust workers" if options.workers else ""
             echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {options.out}")
+            echo(design_note(options.scenario, options.users, options.cycles, options.warmup, options.seed))
             drive = drive_pages if options.scenario == PAGE else drive_locust
             cut_short = drive(options, running, progress)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under signals_handled
@@ -132,8 +137,9 @@ def drive_pages(options: RunOptions, running: Running, progress: Progress) -> st
     """The cycles in a headless Chromium, driven from this process (no Locust)."""
     target = running.target
     with PageSessions(http_base(target.ws_url), options.page_leak, options.reply_timeout) as pages:
+        design = WaveDesign(PAGE, options.users, warmup_of(options.warmup, options.cycles))
         driver = CycleDriver(
-            cycles=options.cycles, users=options.users, run_wave=pages.run_wave,
+            cycles=options.cycles, design=design, run_wave=pages.run_wave,
             sampler=sampler_for(target, options.settle_timeout,
                                 alloc_from=warmup_of(options.warmup, options.cycles) + 1), probe=pages.probe,
             log=SampleLog(options.out), on_cycle=progress, stop_requested=lambda: progress.decided,

@@ -6,6 +6,7 @@ its run directory the way `harness run` does, so `harness gate` can judge it aft
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,8 @@ def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) 
     """Run the UI until Ctrl-C (or SIGTERM, SIGHUP); then judge and report every run the
     UI started. Exit 3 if the signal cut a running test short, else 0."""
     options.out.mkdir(parents=True, exist_ok=True)
+    if options.seed is None:
+        options.seed = random.randrange(1, 10**6)
     with target_up(options, echo) as running:
         write_meta(options.out, RunMeta(options, running.target, started=time.time()))
         argv = locust_command(options, running.target.ws_url, headless=False)

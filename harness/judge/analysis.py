@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.judge.by_behaviour import attribute
 from harness.judge.rules import (
     DEGRADED,
     INCONCLUSIVE,
@@ -74,6 +75,8 @@ class Analysis:
     sessions: int = 0  # attempted over the whole run
     failures: dict[str, int] = field(default_factory=dict)  # failed sessions by reason, whole run
     census_groups: int = 0  # groups the census tracked; only those that grew are in `metrics`
+    attribution: str | None = None  # why leaks could not be attributed to behaviours, or None
+    attributed: list[str] = field(default_factory=list)  # the signals whose behaviours were named
 
     def failing(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
@@ -95,6 +98,7 @@ class Analysis:
             "sessions": self.sessions,
             "session_failures": self.failures,
             "census_groups": self.census_groups,
+            "attribution": self.attribution or "by behaviour",
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
         }
 
@@ -142,8 +146,9 @@ def analyze(
     rss = clean(rss_series(post))
     if len(rss) >= 3:
         metrics["memory.rss"] = memory_rule("memory.rss", rss, per_session, config)
+    standard = standard_waves(samples, warmup)  # what a wave does depends on its behaviours
     for name, values in rate_series(samples).items():
-        y = clean(values[warmup:])
+        y = clean([v for v, keep in zip(values, standard, strict=True) if keep])
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "rate", y, config.min_latency_ratio, unit="")
     idle = clean(series(post, "process.idle_cpu"))
@@ -152,7 +157,10 @@ def analyze(
             "process.idle_cpu", "idle_cpu", idle, 2.0, floor=config.min_idle_cpu, unit="cores"
         )
     for name in LATENCY_SERIES:
-        y = clean(series(post, name))
+        values = series(samples, name)
+        if name.startswith("wave."):
+            values = [v for v, keep in zip(values, standard, strict=True) if keep]
+        y = clean(values[warmup:] if not name.startswith("wave.") else values)
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "latency", y, config.min_latency_ratio)
 
@@ -163,10 +171,21 @@ def analyze(
             metric.verdict = DEGRADED if metric.kind == "latency" else LEAK
         elif metric.practical:
             metric.reason += f"; not significant (Holm p={adjusted:.3g} >= {config.alpha})"
+    analysis.attribution, fits = attribute(samples, warmup, metrics, config)
+    analysis.attributed = sorted(fits)
     analysis.metrics = metrics
     analysis.signals = available_signals(post)
     analysis.verdict = overall(analysis)
     return analysis
+
+
+def standard_waves(samples: list[CycleSample], warmup: int) -> list[bool]:
+    """Which cycles ran the run's most common post-warm-up wave (the standard mix, or the one
+    behaviour of a --scenario run): only those waves' own latencies and rates are comparable."""
+    key = [tuple(sorted(s.composition.items())) for s in samples]
+    common = Counter(key[warmup:]).most_common(1)
+    modal = common[0][0] if common else ()
+    return [i >= warmup and k == modal for i, k in enumerate(key)]
 
 
 def census_order(samples: list[CycleSample]) -> Callable[[MetricResult], tuple[int, float]]:

@@ -3,7 +3,7 @@ each is applied to). Pure: numbers in, a MetricResult out; scipy for the statist
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,9 @@ class MetricResult:
     last_median: float | None = None
     ratio: float | None = None
     practical: bool = False  # the effect is large enough to matter, before the p-value
+    by_behaviour: dict[str, dict[str, Any]] = field(default_factory=dict)  # the behaviours named, each
+    # {"per_session": rate, "ci": [low, high]} (by_behaviour.py)
+    probe: dict[str, Any] | None = None  # the probe's own effect, {"per_cycle": rate, "ci": [...]}, if named
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -75,11 +78,27 @@ class MetricResult:
 # -- the rules -------------------------------------------------------------------
 
 
+MAX_PAIRS = 200_000  # Theil-Sen over all pairs up to ~630 cycles; a bounded random sample beyond
+
+
 def theil_sen(y: np.ndarray) -> tuple[float, float, float]:
-    """Slope per cycle with its 95% CI (scipy's Theil-Sen)."""
-    x = np.arange(len(y), dtype=float)
-    result = stats.theilslopes(y, x, alpha=0.95)
-    return float(result.slope), float(result.low_slope), float(result.high_slope)
+    """Slope per cycle with its 95% CI: scipy's Theil-Sen over all pairs of a short series;
+    over `MAX_PAIRS` pairs drawn at random (fixed seed) for a long one, with the same
+    rank-based (Sen) interval read as quantiles, so a soak run is judged in O(n) memory."""
+    n = len(y)
+    x = np.arange(n, dtype=float)
+    if n * (n - 1) // 2 <= MAX_PAIRS:
+        result = stats.theilslopes(y, x, alpha=0.95)
+        return float(result.slope), float(result.low_slope), float(result.high_slope)
+    rng = np.random.default_rng(n)
+    i, j = rng.integers(0, n, MAX_PAIRS), rng.integers(0, n, MAX_PAIRS)
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    keep = i < j
+    slopes = np.sort((y[j[keep]] - y[i[keep]]) / (j[keep] - i[keep]))
+    pairs = n * (n - 1) / 2
+    spread = stats.norm.ppf(0.975) * np.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    low, high = np.quantile(slopes, [max(0.0, (pairs - spread) / 2 / pairs), min(1.0, (pairs + spread) / 2 / pairs)])
+    return float(np.median(slopes)), float(low), float(high)
 
 
 def mann_kendall_p(y: np.ndarray) -> float:

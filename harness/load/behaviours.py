@@ -90,32 +90,13 @@ def page_session(client: ChatClient, record: Record) -> None:
     record("close", client.close())
 
 
-# The default mix, in fixed proportions: session k of a wave runs MIX[k % len(MIX)].
-MIX: list[Behaviour] = [
-    clean_close,
-    abrupt_drop,
-    midreply_close,
-    audio_drop,
-    interrupt_close,
-    page_session,
-    reconnect_storm,
-    clean_close,
-    midreply_close,
-    page_session,
-]
-
-SCENARIOS: dict[str, list[Behaviour]] = {
-    "clean_close": [clean_close],
-    "abrupt_drop": [abrupt_drop],
-    "midreply_close": [midreply_close],
-    "audio_drop": [audio_drop],
-    "interrupt_close": [interrupt_close],
-    "reconnect_storm": [reconnect_storm],
-    "page_session": [page_session],
-    "mixed": MIX,
+# Each behaviour by the name the wave design (design.py) and the scenario files use.
+BY_NAME: dict[str, Behaviour] = {
+    "clean_close": clean_close,
+    "abrupt_drop": abrupt_drop,
+    "midreply_close": midreply_close,
+    "audio_drop": audio_drop,
+    "interrupt_close": interrupt_close,
+    "reconnect_storm": reconnect_storm,
+    "page_session": page_session,
 }
-
-
-def behaviour_for(scenario: str, index: int) -> Behaviour:
-    mix = SCENARIOS[scenario]
-    return mix[index % len(mix)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from harness.errors import TargetError, WorkerLost
 from harness.load.client import ChatClient, SessionError
+from harness.load.design import WaveDesign
 from harness.observe.sampler import Sampler
 from harness.rundir.records import CycleSample, Probe, RunStatus, Sessions, StepLatency
 from harness.rundir.store import SampleLog
@@ -84,14 +86,14 @@ class Stopped(Exception):
 
 
 class CycleDriver:
-    """Runs `cycles` waves of `users` sessions, sampling and probing after each."""
+    """Runs `cycles` waves as the design plans them, sampling and probing after each."""
 
     def __init__(
         self,
         *,
         cycles: int,
-        users: int,
-        run_wave: Callable[[int, int], WaveResult],
+        design: WaveDesign,
+        run_wave: Callable[[int, list[str]], WaveResult],
         sampler: Sampler,
         probe: Callable[[], Probe],
         log: SampleLog,
@@ -99,7 +101,7 @@ class CycleDriver:
         stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self.cycles = cycles
-        self.users = users
+        self.design = design
         self.run_wave = run_wave
         self.sampler = sampler
         self.probe = probe
@@ -110,7 +112,8 @@ class CycleDriver:
 
     def run_cycle(self, cycle: int) -> CycleSample:
         started = time.time()
-        wave = self.run_wave(cycle, self.users)
+        behaviours = self.design.wave(cycle)
+        wave = self.run_wave(cycle, behaviours)
         if self.stop_requested():
             raise Stopped
         wave_s = time.time() - started
@@ -122,6 +125,7 @@ class CycleDriver:
             time=round(started, 3),
             wave_s=round(wave_s, 3),
             sessions=wave.sessions,
+            composition=dict(sorted(Counter(behaviours).items())),
             latency={name: summarize(values) for name, values in sorted(wave.steps.items())},
             quiesce_ok=quiet,
             quiesce_waited_s=round(waited, 3),
@@ -155,4 +159,4 @@ class CycleDriver:
 
     def status(self, state: str, message: str) -> RunStatus:
         logger.info("driver %s: %s", state, message)
-        return RunStatus(state, message, cycles_done=self.done, cycles_asked=self.cycles, users=self.users)
+        return RunStatus(state, message, cycles_done=self.done, cycles_asked=self.cycles, users=self.design.users)

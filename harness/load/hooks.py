@@ -10,6 +10,7 @@ runner or the master; a worker only runs its share of each wave.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.judge.rules import warmup_of
 from harness.judge.verdict import judge
+from harness.load.design import WaveDesign
 from harness.load.driver import CycleDriver, WaveResult, run_probe
 from harness.load.wave import WAVE, MasterWaves, worker_wave
 from harness.observe.sampler import http_base, sampler_for
@@ -58,6 +60,7 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--settle-timeout", type=float, default=DEFAULTS.settle_timeout)
     group.add_argument("--reply-timeout", type=float, default=DEFAULTS.reply_timeout)
     group.add_argument("--wave-timeout", type=float, default=120.0)
+    group.add_argument("--seed", type=int, default=0, help="the wave design's seed (default: drawn at start)")
 
 
 def parsed_options(environment: Environment) -> Any:
@@ -81,7 +84,8 @@ def plan_from_flags(environment: Environment) -> tuple[RunOptions, Target]:
     options = RunOptions(cycles=parsed.cycles, users=parsed.num_users or DEFAULTS.users,
                          scenario=scenario_name(environment), target=host,
                          settle_timeout=parsed.settle_timeout, reply_timeout=parsed.reply_timeout,
-                         metrics=tuple(parsed.metric), pid=parsed.server_pid or None)
+                         metrics=tuple(parsed.metric), pid=parsed.server_pid or None,
+                         seed=parsed.seed or random.randrange(1, 10**6))
     target = Target(
         ws_url=host,
         pid=parsed.server_pid or None,
@@ -130,12 +134,12 @@ class DriverGreenlet:
         self.stopping = False
         self.plan = plan_for(environment)
 
-    def local_wave(self, cycle: int, users: int) -> WaveResult:
-        WAVE.start(0, users, self.plan.options.reply_timeout)
+    def local_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
+        WAVE.start(behaviours, self.plan.options.reply_timeout)
         return WAVE.collect(parsed_options(self.environment).wave_timeout)
 
-    def distributed_wave(self, cycle: int, users: int) -> WaveResult:
-        return MASTER_WAVES[0].run_wave(cycle, users, self.plan.options.reply_timeout)
+    def distributed_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
+        return MASTER_WAVES[0].run_wave(cycle, behaviours, self.plan.options.reply_timeout)
 
     def start(self) -> None:
         gevent.spawn(self.drive)
@@ -153,7 +157,8 @@ class DriverGreenlet:
         distributed = isinstance(environment.runner, MasterRunner)
         driver = CycleDriver(
             cycles=cycles,
-            users=plan.users,
+            design=WaveDesign(options.scenario, plan.users, warmup_of(options.warmup, options.cycles),
+                              options.seed or 0),
             run_wave=self.distributed_wave if distributed else self.local_wave,
             sampler=sampler_for(plan.target, options.settle_timeout,
                                 alloc_from=warmup_of(options.warmup, options.cycles) + 1),

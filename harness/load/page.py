@@ -87,8 +87,9 @@ class PageSessions:
         except Exception as exc:  # noqa: BLE001 - Playwright's timeout and target errors
             raise SessionError(reason, str(exc).splitlines()[0]) from None
 
-    def run_wave(self, cycle: int, users: int) -> WaveResult:
+    def run_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
         """U tabs at once: open, chat, switch wsUrl, read the probe, close."""
+        users = len(behaviours)
         result = WaveResult(Sessions(attempted=users))
         context = self.browser.new_context()
         tabs: list[dict[str, Any]] = []

@@ -8,7 +8,7 @@ import time
 from locust import User, constant, task
 
 from harness.load import hooks  # noqa: F401 - registers the cycle driver's event listeners
-from harness.load.behaviours import behaviour_for
+from harness.load.behaviours import BY_NAME
 from harness.load.client import ChatClient, SessionError
 from harness.load.wave import WAVE
 
@@ -16,7 +16,8 @@ DEFAULT_HOST = hooks.DEFAULT_HOST
 
 
 class ChatUser(User):
-    """One client of the chat protocol. Each task run is one session of one wave."""
+    """One client of the chat protocol. Each task run is one session of one wave, running
+    the behaviour the wave design gave its token (`scenario` only names the plan)."""
 
     abstract = True
     host = DEFAULT_HOST
@@ -25,11 +26,11 @@ class ChatUser(User):
 
     @task
     def session(self) -> None:
-        index = WAVE.take()
-        if index is None:
+        name = WAVE.take()
+        if name is None:
             return
         client = ChatClient(self.host or DEFAULT_HOST, timeout=WAVE.reply_timeout)
-        behaviour = behaviour_for(self.scenario, index)
+        behaviour = BY_NAME[name]
         reason: str | None = None
         started = time.perf_counter()
         try:

@@ -22,27 +22,29 @@ logger = logging.getLogger("harness.locust")
 
 
 class Wave:
-    """This process's share of the current wave: session tokens and what they did."""
+    """This process's share of the current wave: a token per session (the behaviour it
+    runs) and what the sessions did."""
 
     def __init__(self) -> None:
-        self.tokens: gevent.queue.Queue[int] = gevent.queue.Queue()
+        self.tokens: gevent.queue.Queue[str] = gevent.queue.Queue()
         self.finished = gevent.event.Event()
         self.finished.set()
         self.expected = 0
         self.reply_timeout = RunOptions.reply_timeout
         self.result = WaveResult()
 
-    def start(self, first_index: int, count: int, reply_timeout: float) -> None:
+    def start(self, behaviours: list[str], reply_timeout: float) -> None:
+        count = len(behaviours)
         self.expected = count
         self.reply_timeout = reply_timeout
         self.result = WaveResult(Sessions(attempted=count))
         self.finished.clear()
-        for index in range(first_index, first_index + count):
-            self.tokens.put(index)
+        for name in behaviours:
+            self.tokens.put(name)
         if count == 0:
             self.finished.set()
 
-    def take(self, timeout: float = 0.5) -> int | None:
+    def take(self, timeout: float = 0.5) -> str | None:
         try:
             return self.tokens.get(timeout=timeout)
         except gevent.queue.Empty:
@@ -96,7 +98,7 @@ class MasterWaves:
         if self.expected <= set(self.results):
             self.done.set()
 
-    def run_wave(self, cycle: int, users: int, reply_timeout: float) -> WaveResult:
+    def run_wave(self, cycle: int, behaviours: list[str], reply_timeout: float) -> WaveResult:
         runner = self.environment.runner
         assert isinstance(runner, MasterRunner)
         assert self.environment.parsed_options is not None
@@ -107,8 +109,8 @@ class MasterWaves:
         self.cycle, self.results, self.expected = cycle, {}, set(workers)
         self.done.clear()
         first = 0
-        for worker, count in zip(workers, shares(users, len(workers)), strict=True):
-            runner.send_message("harness-wave", {"cycle": cycle, "first": first, "count": count,
+        for worker, count in zip(workers, shares(len(behaviours), len(workers)), strict=True):
+            runner.send_message("harness-wave", {"cycle": cycle, "behaviours": behaviours[first:first + count],
                                                  "timeout": timeout, "reply_timeout": reply_timeout},
                                 client_id=worker)
             first += count
@@ -132,10 +134,10 @@ def worker_wave(environment: Environment, msg: Any, **_: Any) -> None:
     data = msg.data
 
     def go() -> None:
-        WAVE.start(data["first"], data["count"], data.get("reply_timeout", RunOptions.reply_timeout))
+        WAVE.start(list(data["behaviours"]), data.get("reply_timeout", RunOptions.reply_timeout))
         result = WAVE.collect(data["timeout"])
         logger.info("cycle %s: ran %d of %d sessions (%d failed)", data["cycle"],
-                    result.sessions.completed, data["count"], result.sessions.failed)
+                    result.sessions.completed, len(data["behaviours"]), result.sessions.failed)
         assert environment.runner is not None
         environment.runner.send_message(
             "harness-wave-done", {"cycle": data["cycle"], "result": result.to_dict()}

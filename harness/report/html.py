@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from harness import __version__
 from harness.judge.rules import MetricResult
 from harness.judge.verdict import Judgement
+from harness.report.behaviours import table
 from harness.report.census import alloc_line, overview
 
 REPORT_FILE = "report.html"
@@ -88,6 +89,7 @@ def context(j: Judgement, run_dir: Path) -> dict[str, Any]:
                           if v not in (None, "", [], False)),
         "endpoint": endpoint(j),
         "census": census_context(j),
+        "behaviours": table(a), "attribution": a.attribution,
         "status": run.status.to_dict() if run.status else None,
         "warnings": run.warnings,
         "versions": versions(),

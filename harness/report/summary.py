@@ -8,6 +8,9 @@ from pathlib import Path
 
 from harness.judge.analysis import DEGRADED, LEAK
 from harness.judge.verdict import Judgement
+from harness.options import BEHAVIOURS
+from harness.report.behaviours import blamed
+from harness.report.behaviours import markdown as behaviour_section
 from harness.report.census import alloc_line, overview
 from harness.report.html import write_html
 from harness.report.plots import render_all
@@ -23,6 +26,7 @@ def progress_line(sample: CycleSample, cycles: int) -> str:
     probe_text = f"{probe.reply_ms:.1f} ms" if probe.ok and probe.reply_ms is not None else f"FAILED ({probe.error})"
     parts = [
         f"cycle {sample.cycle}/{cycles}",
+        wave_label(sample),
         f"sessions {sessions.completed} ok/{sessions.failed} failed",
         f"probe {probe_text}",
     ]
@@ -31,6 +35,16 @@ def progress_line(sample: CycleSample, cycles: int) -> str:
     if sample.process is not None:
         parts.append(f"rss {sample.process.rss_bytes / 2**20:.1f} MiB")
     return " | ".join(parts)
+
+
+def wave_label(sample: CycleSample) -> str:
+    """What the wave ran: one behaviour alone, the standard mix, or nothing (the probe alone)."""
+    composition = sample.composition
+    if not composition:
+        return "probe only" if sample.sessions.attempted == 0 else "wave"
+    if len(composition) == 1:
+        return next(iter(composition))
+    return "mix"
 
 
 def headline(j: Judgement) -> str:
@@ -79,6 +93,7 @@ def markdown(j: Judgement) -> str:
             out += [f"- Allocation lines that grew most since cycle {a.warmup + 1} (tracemalloc):",
                     *(f"  - `{alloc_line(line)}`" for line in census.alloc)]
         out.append("")
+    out += behaviour_section(a)
     out += [
         "| metric | verdict | first | last | ratio | per session | Holm p | why |",
         "|---|---|---|---|---|---|---|---|",
@@ -98,13 +113,19 @@ def junit(j: Judgement) -> str:
     suite = ET.Element(
         "testsuite",
         name="leak-harness",
-        tests=str(len(metrics) + 1),
-        failures=str(len(j.analysis.failing()) + len(j.regressions)),
+        tests=str(len(metrics) + 1 + (len(BEHAVIOURS) if j.analysis.attribution is None else 0)),
+        failures=str(len(j.analysis.failing()) + len(j.regressions) + len(blamed(j.analysis))),
     )
     run_case = ET.SubElement(suite, "testcase", classname="harness.run", name="run is conclusive")
     if j.analysis.reasons:
         ET.SubElement(run_case, "error", message="; ".join(j.analysis.reasons))
     regressed = {r.metric: r for r in j.regressions}
+    blame = blamed(j.analysis)
+    for behaviour in BEHAVIOURS if j.analysis.attribution is None else ():
+        case = ET.SubElement(suite, "testcase", classname="harness.behaviour", name=behaviour)
+        if behaviour in blame:
+            ET.SubElement(case, "failure", type=LEAK,
+                          message=f"{behaviour} sessions leave behind: {', '.join(blame[behaviour])}")
     for m in metrics:
         case = ET.SubElement(suite, "testcase", classname=f"harness.{m.kind}", name=m.name)
         if m.verdict in (LEAK, DEGRADED):

@@ -22,12 +22,13 @@ from harness.judge.rules import census_label
 from harness.judge.series import PER_CLIENT_GAUGES, rate_series, rss_series, series
 from harness.judge.series import value as value_of
 from harness.judge.verdict import WARMING_UP, Judge
+from harness.report.summary import wave_label
 from harness.rundir.records import CycleSample
 
 LEAKS_UI = Path(__file__).parent / "leaks_ui"
 LOCUST_DEFAULT_UI = ("locust", "webui", "dist")
 SHORT = {name: name.removeprefix("chat_") for name in PER_CLIENT_GAUGES}
-BASE_COLUMNS = ["cycle", "verdict", "sessions", "probe_ms"]
+BASE_COLUMNS = ["cycle", "wave", "verdict", "sessions", "probe_ms"]
 MAX_SIGNAL_CHARTS = 5
 MAX_CENSUS_COLUMNS = 3
 
@@ -37,6 +38,7 @@ def row_of(sample: CycleSample, verdict: str) -> dict[str, Any]:
     reply = sample.step("reply")
     row: dict[str, Any] = {
         "cycle": sample.cycle,
+        "wave": wave_label(sample),
         "verdict": verdict,
         "sessions": f"{sample.sessions.completed} ok / {sample.sessions.failed} failed",
         "probe_ms": round(probe.reply_ms, 1) if probe.ok and probe.reply_ms is not None else "failed",
@@ -113,7 +115,7 @@ class LeaksBoard:
             "planned": self.judge.planned,
             "finished": self.finished,
             "warmup": self.analysis.warmup if self.analysis else len(samples),
-            "findings": [{"name": m.name, "text": m.reason} for m in failing],
+            "findings": [{"name": m.name, "text": m.reason, "by_behaviour": m.by_behaviour} for m in failing],
             "cycles": cycles,
             "charts": charts,
             "columns": columns,

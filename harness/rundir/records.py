@@ -160,6 +160,7 @@ class CycleSample:
     warnings: list[str] = field(default_factory=list)
     page: dict[str, float] = field(default_factory=dict)  # the chat page's own figures
     census: Census | None = None  # inside the server, where the census agent runs
+    composition: dict[str, int] = field(default_factory=dict)  # sessions per behaviour in this wave
 
     def step(self, name: str) -> StepLatency | None:
         """The wave's latencies of one step, or None when no session timed it."""
@@ -183,6 +184,8 @@ class CycleSample:
             data["page"] = dict(self.page)
         if self.census is not None:
             data["census"] = self.census.to_dict()
+        if self.composition:
+            data["composition"] = dict(self.composition)
         return data
 
     def to_json(self) -> str:
@@ -227,6 +230,7 @@ class CycleSample:
                 warnings=[str(w) for w in data.get("warnings") or []],
                 page=_figures(data.get("page") or {}, "'page'"),
                 census=Census.from_dict(data["census"]) if data.get("census") else None,
+                composition={str(k): int(v) for k, v in _object(data.get("composition") or {}, "'composition'").items()},
             )
         except (TypeError, AttributeError) as exc:
             raise RecordError(f"malformed cycle sample ({exc})") from None

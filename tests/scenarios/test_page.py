@@ -76,7 +76,7 @@ def test_page_that_never_connects_fails_with_that_reason() -> None:
     """A page whose socket cannot connect: every session fails as 'page never connected'."""
     with ServerProcess.bundled() as server, PageSessions(server.http_url, timeout=1.5) as pages:
         pages.url = f"{server.http_url}/?ws=ws://127.0.0.1:9/client-ws"
-        wave = pages.run_wave(1, 2)
+        wave = pages.run_wave(1, ["page", "page"])
         assert wave.sessions.failed == 2 and wave.sessions.failures == {"page never connected": 2}
         probe = pages.probe()
         assert not probe.ok and "page never connected" in probe.error

@@ -1,13 +1,16 @@
 """A small chat server written for the tests, independent of server/: what a user's own
 server looks like to the harness (no chat_* gauges, no /debug/resources).
 
-    python tiny_chat.py --port PORT [--mode clean|fdleak|memory|mute|garbage|sleeper] [--llm URL]
+    python tiny_chat.py --port PORT [--mode clean|fdleak|memory|masked|mute|garbage|sleeper] [--llm URL]
                         [--garbage-metrics]
 
 clean:   cleans up after every client.
 fdleak:  opens a file per client and closes it only on a clean close: every abrupt drop
          leaks one fd.
 memory:  one conversation history shared by all clients and sent whole to the LLM.
+masked:  the same shared history, cleared whenever a client starts a new history (as the
+         page does): clean closes grow it, page sessions reset it, so a fixed mix of both
+         looks flat. /metrics shows its length as `tiny_memory_messages`.
 mute:    speaks another protocol: greets, but never ends a reply.
 sleeper: every client starts a Watcher whose task sleeps forever, never cancelled: no
          counter, no fd, a few hundred bytes; only a census sees it.
@@ -28,6 +31,8 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 HISTORY: list[dict[str, str]] = []
+ANSWERS = {"fetch-configs": "config-files", "fetch-history-list": "history-list",
+           "create-new-history": "new-history-created", "heartbeat": "heartbeat-ack"}
 TURNS = [0]
 GARBAGE = ["<<not json>>", json.dumps({"type": "full-text", "text": "x" * (5 << 20)}), "[1, 2, 3]", None]
 LEAKED: list[object] = []
@@ -55,7 +60,7 @@ def ask_llm(url: str, messages: list[dict[str, str]]) -> str:
 
 async def handler(ws, args) -> None:  # type: ignore[no-untyped-def]
     handle = open(os.devnull) if args.mode == "fdleak" else None
-    history = HISTORY if args.mode == "memory" else []
+    history = HISTORY if args.mode in ("memory", "masked") else []
     if args.mode == "sleeper":
         task = asyncio.create_task(Watcher(str(id(ws))).watch())
         WATCHERS.add(task)
@@ -65,7 +70,14 @@ async def handler(ws, args) -> None:  # type: ignore[no-untyped-def]
     try:
         async for raw in ws:
             frame = json.loads(raw)
-            if frame.get("type") != "text-input" or args.mode == "mute":
+            if args.mode == "mute":
+                continue
+            if frame.get("type") in ANSWERS:
+                if frame["type"] == "create-new-history" and args.mode == "masked":
+                    HISTORY.clear()
+                await ws.send(json.dumps({"type": ANSWERS[frame["type"]]}))
+                continue
+            if frame.get("type") != "text-input":
                 continue
             history.append({"role": "user", "content": frame["text"]})
             if args.llm:
@@ -100,15 +112,24 @@ def metrics(connection, request):  # type: ignore[no-untyped-def]
     return None
 
 
+def memory_metrics(connection, request):  # type: ignore[no-untyped-def]
+    if request.path == "/metrics":
+        return connection.respond(HTTPStatus.OK, f"# TYPE tiny_memory_messages gauge\n"
+                                                 f"tiny_memory_messages {len(HISTORY)}\n")
+    return None
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", default="clean", choices=["clean", "fdleak", "memory", "mute", "garbage", "sleeper"])
+    parser.add_argument("--mode", default="clean", choices=["clean", "fdleak", "memory", "masked", "mute", "garbage",
+                                                           "sleeper"])
     parser.add_argument("--llm", default="")
     parser.add_argument("--garbage-metrics", action="store_true")
     args = parser.parse_args()
     async with serve(lambda ws: handler(ws, args), "127.0.0.1", args.port,
-                     process_request=metrics if args.garbage_metrics else None):
+                     process_request=metrics if args.garbage_metrics else
+                     memory_metrics if args.mode == "masked" else None):
         await asyncio.Future()
 
 

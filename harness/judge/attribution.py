@@ -1,0 +1,154 @@
+"""Which client behaviour leaks: each signal's change per wave regressed on the wave's
+behaviour counts.
+
+Only cycles whose wave ran the same behaviours as the wave before are used: there a
+signal's change is what those sessions left behind, dy_t = sum_b beta_b * n_(t,b) + gamma + e_t,
+while anything that merely settles with the current wave (sockets not yet freed) cancels,
+and so does a reset by another behaviour (it happens where the composition changes). The
+design's blocks give each behaviour such cycles, and its pairs of probe-only waves give
+gamma, what the probe's own turn leaves each cycle: its own term, so a behaviour is never
+blamed for what the probe does. Least squares with heteroscedasticity-robust (HC3)
+intervals; a behaviour whose effect is positive and significant after Holm is named. A
+leak that one behaviour causes and another clears (a saw-tooth, flat under a fixed mix)
+is named as the first behaviour's. Pure: numbers in, effects out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+MIN_DEGREES_OF_FREEDOM = 4
+CONFIDENCE = 0.95
+
+
+@dataclass
+class Effect:
+    """What one session of a behaviour (or the probe, per cycle) changes a signal by."""
+
+    rate: float
+    ci: tuple[float, float]
+    p_greater: float  # one-sided: the effect is above 0
+    p_less: float
+    total: float  # the effect summed over the run (rate x sessions)
+
+    def to_dict(self, unit: str = "per_session") -> dict[str, Any]:
+        return {unit: self.rate, "ci": [self.ci[0], self.ci[1]]}
+
+
+@dataclass
+class Fit:
+    """A signal's effects by behaviour, and the probe's."""
+
+    name: str
+    effects: dict[str, Effect]
+    probe: Effect
+    named: list[str] = field(default_factory=list)  # positive, significant, large enough
+    clears: list[str] = field(default_factory=list)  # negative and significant
+    probe_named: bool = False
+
+
+@dataclass
+class Design:
+    """The post-warm-up waves as the regression sees them."""
+
+    behaviours: list[str]
+    counts: np.ndarray  # cycles x behaviours: each wave's sessions
+    steady: np.ndarray  # the cycles whose wave ran what the wave before ran
+    gap: str | None  # why this run cannot attribute, or None
+
+    def matrix(self) -> np.ndarray:
+        return np.column_stack([self.counts, np.ones(len(self.counts))])[self.steady]
+
+
+def design_of(compositions: list[dict[str, int]], before: dict[str, int] | None = None) -> Design:
+    """The count matrix of these waves (`before`: the wave before the first), and whether
+    it is estimable."""
+    names = sorted({b for c in compositions for b in c})
+    counts = np.asarray([[c.get(b, 0) for b in names] for c in compositions], dtype=float).reshape(
+        len(compositions), len(names))
+    previous = [before, *compositions[:-1]]
+    steady = np.asarray([p is not None and c == p for c, p in zip(compositions, previous, strict=True)], dtype=bool)
+    design = Design(names, counts, steady, None)
+    if not names:
+        design.gap = "no wave recorded its behaviours: attribution is moot"
+    elif len(names) < 2:
+        design.gap = f"'{names[0]}' alone in every wave: attribution to behaviours is moot"
+    else:
+        alone = {next(iter(c)) for c, keep in zip(compositions, steady, strict=True) if keep and len(c) == 1}
+        missing = [b for b in names if b not in alone]
+        x = design.matrix()
+        if missing:
+            design.gap = f"too short to attribute: {', '.join(missing)} never ran alone twice in a row"
+        elif np.linalg.matrix_rank(x) < x.shape[1] or len(x) - x.shape[1] < MIN_DEGREES_OF_FREEDOM:
+            design.gap = (f"too short to attribute: {len(x)} cycles that repeat their wave, for {len(names)} "
+                          "behaviours and the probe")
+    return design
+
+
+def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
+    """The effects of each behaviour on `deltas` (NaN where a cycle has no figure)."""
+    x_all = design.matrix()
+    y_all = deltas[design.steady]
+    keep = np.isfinite(y_all)
+    y, x = y_all[keep], x_all[keep]
+    k = x.shape[1]
+    if len(y) - k < MIN_DEGREES_OF_FREEDOM or np.linalg.matrix_rank(x) < k:
+        return None
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    beta = xtx_inv @ x.T @ y
+    residuals = y - x @ beta
+    leverage = np.clip(np.einsum("ij,jk,ik->i", x, xtx_inv, x), 0.0, 0.99)
+    meat = (x * (residuals / (1.0 - leverage))[:, None] ** 2).T @ x
+    cov = xtx_inv @ meat @ xtx_inv
+    scale = float(np.max(np.abs(y))) if len(y) else 0.0
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) + 1e-9 * (scale + 1.0)
+    df = len(y) - k
+    crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
+    t = beta / se
+    sessions = design.counts.sum(axis=0)  # the whole run's: what the leak amounts to
+    totals = [*sessions, float(len(design.counts))]
+
+    def effect(i: int) -> Effect:
+        return Effect(float(beta[i]), (float(beta[i] - crit * se[i]), float(beta[i] + crit * se[i])),
+                      float(stats.t.sf(t[i], df)), float(stats.t.cdf(t[i], df)), float(beta[i] * totals[i]))
+
+    return Fit(name, {b: effect(i) for i, b in enumerate(design.behaviours)}, effect(k - 1))
+
+
+def holm_select(pvalues: list[float], alpha: float) -> list[bool]:
+    """Which of these p-values Holm's step-down keeps below alpha."""
+    order = np.argsort(pvalues)
+    keep = [False] * len(pvalues)
+    for rank, index in enumerate(order):
+        if pvalues[index] * (len(pvalues) - rank) >= alpha:
+            break
+        keep[index] = True
+    return keep
+
+
+def name_effects(fits: list[Fit], alpha: float, min_total: dict[str, float]) -> None:
+    """Name, over every fit together (Holm), the behaviours whose effect is significant and
+    amounts to at least `min_total[fit.name]` over the run (a whole unit of a counter)."""
+    tests: list[tuple[Fit, str, str, float]] = []
+    for f in fits:
+        for b, e in f.effects.items():
+            tests += [(f, b, "up", e.p_greater), (f, b, "down", e.p_less)]
+        tests += [(f, "probe", "up", f.probe.p_greater)]
+    for (f, b, way, _), kept in zip(tests, holm_select([t[3] for t in tests], alpha), strict=True):
+        if not kept:
+            continue
+        e = f.probe if b == "probe" else f.effects[b]
+        if abs(e.total) < min_total.get(f.name, 1.0):
+            continue
+        if b == "probe":
+            f.probe_named = True
+        elif way == "up":
+            f.named.append(b)
+        else:
+            f.clears.append(b)
+    for f in fits:
+        f.named.sort(key=lambda b: -f.effects[b].rate)

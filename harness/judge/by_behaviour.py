@@ -1,0 +1,119 @@
+"""Attribution of a run's signals to the behaviours of its waves (attribution.py does the
+statistics): which signals are regressed, how large an effect must be, and what a named
+behaviour does to the signal's verdict.
+
+Counters of the server (per-client gauges, level gauges, fds, threads, every census group)
+are attributed always: a behaviour that leaves one behind fails the run even where another
+clears it again (the saw-tooth a fixed mix hides). Memory, latency and histogram means are
+noisy and warm up; they are attributed only where their own rule has already failed, to
+say which behaviour did it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.judge.attribution import Design, Fit, design_of, fit, name_effects
+from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult, census_label
+from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
+from harness.rundir.records import CycleSample
+
+MIB = 2**20
+
+
+def deltas(values: list[float | None], warmup: int) -> np.ndarray:
+    """Each post-warm-up cycle's change from the cycle before (NaN where either is missing)."""
+    arr = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    before = arr[warmup - 1 : -1] if warmup >= 1 else np.concatenate([[np.nan], arr[:-1]])
+    return arr[warmup:] - before
+
+
+def rate_text(rate: float) -> str:
+    return f"{rate:+.3g}"
+
+
+def describe(f: Fit) -> str:
+    parts = [f"{rate_text(f.effects[b].rate)} per {b} session (95% CI {f.effects[b].ci[0]:.3g}..{f.effects[b].ci[1]:.3g})"
+             for b in f.named]
+    text = "; ".join(parts)
+    if f.clears:
+        text += f"; cleared by {', '.join(f.clears)}"
+    return text
+
+
+def attribute(
+    samples: list[CycleSample], warmup: int, metrics: dict[str, MetricResult], config: Config
+) -> tuple[str | None, dict[str, Fit]]:
+    """Attribute this run's signals; returns why it could not (or None) and the fits that
+    named anything. Fills `by_behaviour` of the metrics and adds the leaks only it found."""
+    post = samples[warmup:]
+    before = samples[warmup - 1].composition if warmup >= 1 and len(samples) >= warmup else None
+    design = design_of([s.composition for s in post], before)
+    if design.gap is not None:
+        return design.gap, {}
+    hard, soft = signals(samples, post, metrics)
+    fits: list[Fit] = []
+    min_total: dict[str, float] = {}
+    for name, values in [*hard.items(), *soft.items()]:
+        result = fit(name, deltas(values, warmup), design)
+        if result is not None:
+            fits.append(result)
+            min_total[name] = minimum(name, values) if name in soft else 1.0
+    name_effects(fits, config.alpha, min_total)
+    named = {f.name: f for f in fits if f.named or f.probe_named}
+    for f in named.values():
+        apply(f, metrics, design, hard=f.name in hard)
+    return None, named
+
+
+def signals(
+    samples: list[CycleSample], post: list[CycleSample], metrics: dict[str, MetricResult]
+) -> tuple[dict[str, list[float | None]], dict[str, list[float | None]]]:
+    """(always attributed, attributed where their own rule failed): name -> whole-run series."""
+    per_client, levels = counter_names(post)
+    hard = {name: series(samples, name) for name in [*per_client, *levels]}
+    hard |= {f"process.{n}": series(samples, f"process.{n}") for n in PROCESS_LEVELS}
+    hard |= {name: series(samples, name) for name in census_names(post)}
+    failing = {m.name for m in metrics.values() if m.verdict in (LEAK, DEGRADED) and m.name not in hard}
+    soft: dict[str, list[float | None]] = {}
+    rates = rate_series(samples) if any(":mean_per_cycle" in n for n in failing) else {}
+    for name in failing:
+        if name == "memory.rss":
+            soft[name] = rss_series(samples)
+        elif name.endswith(":mean_per_cycle"):
+            soft[name] = rates[name]
+        elif name.startswith("probe.") or name == "process.idle_cpu":
+            soft[name] = series(samples, name)
+    return hard, soft
+
+
+def minimum(name: str, values: list[float | None]) -> float:
+    """How large a noisy signal's effect over the run must be to be named."""
+    if name == "memory.rss":
+        return 1.0 * MIB
+    finite = [abs(v) for v in values if v is not None]
+    return max(1e-9, 0.1 * float(np.median(finite))) if finite else 1.0
+
+
+def apply(f: Fit, metrics: dict[str, MetricResult], design: Design, hard: bool) -> None:
+    """Record the named effects on the signal's metric; a counter that a behaviour grows fails."""
+    metric = metrics.get(f.name)
+    if metric is None:  # a census group (or gauge) its own rule did not keep
+        if not f.named:
+            return
+        metric = metrics[f.name] = MetricResult(f.name, "census" if f.name.startswith("census.") else "growth")
+    metric.by_behaviour = {b: f.effects[b].to_dict() for b in f.named}
+    if f.probe_named:
+        metric.probe = f.probe.to_dict("per_cycle")
+    if not f.named:
+        return
+    if metric.verdict not in (LEAK, DEGRADED) and hard:
+        metric.verdict, metric.practical = LEAK, True
+        metric.reason = (f"{label(f.name)} grows {describe(f)}"
+                         + (": a leak the standard mix hides" if f.clears else ""))
+    else:
+        metric.reason += f"; by behaviour: {describe(f)}"
+
+
+def label(name: str) -> str:
+    return census_label(name) if name.startswith("census.") else name

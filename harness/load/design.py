@@ -1,0 +1,116 @@
+"""The wave design: which behaviour each session of each wave runs.
+
+With one fixed mix in every wave, the behaviours' effects cannot be told apart (their counts
+are collinear) and one behaviour's side effect can undo another's leak (a page session that
+resets a memory every clean close grows). So the default run, after its warm-up of standard
+mixes, goes in rounds: every behaviour runs alone for `BLOCK_WAVES` consecutive waves, each
+block after one standard-mix wave, plus two rest waves of no session (the probe alone, so its
+own effect has a term of its own); the blocks' order is shuffled per round from a recorded
+seed. judge/attribution.py says why: it reads waves that repeat the wave before. Pure: the driver, the Locust master and `harness run` all compute the same plan.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from harness.judge.attribution import design_of
+from harness.judge.rules import warmup_of
+from harness.options import BEHAVIOURS, MIXED
+
+# The standard mix, in fixed proportions: session k of a mix wave runs MIX[k % len(MIX)].
+MIX = (
+    "clean_close", "abrupt_drop", "midreply_close", "audio_drop", "interrupt_close",
+    "page_session", "reconnect_storm", "clean_close", "midreply_close", "page_session",
+)
+BLOCK_WAVES = 3
+REST = "rest"
+
+
+def mix(users: int) -> list[str]:
+    return [MIX[k % len(MIX)] for k in range(users)]
+
+
+@dataclass(frozen=True)
+class WaveDesign:
+    """The plan of a run: `wave(cycle)` names the behaviour of each of its sessions."""
+
+    scenario: str
+    users: int
+    warmup: int
+    seed: int = 0
+
+    @property
+    def attributes(self) -> bool:
+        """Whether behaviours vary between waves (only the mixed scenario)."""
+        return self.scenario == MIXED
+
+    def round_of(self, index: int) -> list[str]:
+        """Round `index` (0-based), one entry per wave: a behaviour, 'mix' or 'rest'."""
+        units = [REST, *BEHAVIOURS]
+        random.Random(f"{self.seed}:{index}").shuffle(units)
+        waves: list[str] = []
+        for unit in units:
+            waves += [REST, REST] if unit == REST else ["mix", *[unit] * BLOCK_WAVES]
+        return waves
+
+    @property
+    def round_length(self) -> int:
+        return 2 + len(BEHAVIOURS) * (1 + BLOCK_WAVES)
+
+    def kind(self, cycle: int) -> str:
+        """'mix', 'rest' or the behaviour that runs alone in this cycle (1-based)."""
+        if not self.attributes:
+            return self.scenario
+        if cycle <= self.warmup:
+            return "mix"
+        position = cycle - self.warmup - 1
+        return self.round_of(position // self.round_length)[position % self.round_length]
+
+    def wave(self, cycle: int) -> list[str]:
+        """The behaviour of each session of this cycle's wave."""
+        kind = self.kind(cycle)
+        if kind == "mix":
+            return mix(self.users)
+        if kind == REST:
+            return []
+        return [kind] * self.users
+
+    def composition(self, cycle: int) -> dict[str, int]:
+        return dict(Counter(self.wave(cycle)))
+
+    def attribution_gap(self, cycles: int) -> str | None:
+        """Why a run of `cycles` cycles cannot attribute its leaks to behaviours, or None."""
+        if not self.attributes:
+            return None
+        post = [self.composition(c) for c in range(self.warmup + 1, cycles + 1)]
+        before = self.composition(self.warmup) if self.warmup else None
+        gap = design_of(post, before).gap
+        return gap.removeprefix("too short to attribute: ") if gap else None
+
+
+
+def cycles_to_attribute(scenario: str, users: int, seed: int, warmup: int | None) -> int:
+    """The fewest cycles of a run (its warm-up following --cycles) whose leaks are attributable."""
+    cycles = 2
+    while cycles < 200:
+        design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed)
+        if design.attribution_gap(cycles) is None:
+            break
+        cycles += 1
+    return cycles
+
+
+def design_note(scenario: str, users: int, cycles: int, warmup: int | None, seed: int) -> str:
+    """What the run's design is, said once at its start; and whether it can attribute."""
+    if scenario != MIXED:
+        return f"'{scenario}' alone in every wave: attribution to behaviours is moot"
+    design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed)
+    text = (f"wave design (seed {seed}): each behaviour alone for {BLOCK_WAVES} waves after a standard mix, "
+            f"two probe-only waves per round of {design.round_length}")
+    gap = design.attribution_gap(cycles) if cycles > 0 else None
+    if gap is not None:
+        text += (f"; {cycles} cycles are too short to attribute leaks to behaviours ({gap}): "
+                 f"--cycles {cycles_to_attribute(scenario, users, seed, warmup)} or more would")
+    return text

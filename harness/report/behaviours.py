@@ -1,0 +1,67 @@
+"""The behaviour x signal table: which client behaviour leaves what behind, per session
+(with its 95% interval), blank where a behaviour was not named; the probe's own term last.
+summary.md, report.html and JUnit read it from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.judge.analysis import DEGRADED, LEAK, Analysis
+from harness.judge.rules import MetricResult
+
+PROBE = "probe (per cycle)"
+
+
+@dataclass
+class BehaviourTable:
+    behaviours: list[str]
+    rows: list[tuple[str, list[str]]]  # signal, one cell per behaviour and the probe
+
+    @property
+    def header(self) -> list[str]:
+        return ["signal", *self.behaviours, PROBE]
+
+
+def cell(effect: dict[str, object] | None, unit: str) -> str:
+    if not effect:
+        return ""
+    rate, ci = float(effect[unit]), effect["ci"]  # type: ignore[arg-type]
+    low, high = (float(v) for v in ci)  # type: ignore[attr-defined]
+    return f"{rate:+.3g} [{low:.3g}, {high:.3g}]"
+
+
+def attributed(a: Analysis) -> list[MetricResult]:
+    return [a.metrics[name] for name in a.attributed if name in a.metrics]
+
+
+def table(a: Analysis) -> BehaviourTable | None:
+    metrics = attributed(a)
+    if not metrics:
+        return None
+    behaviours = sorted({b for m in metrics for b in m.by_behaviour})
+    rows = [(m.name, [*(cell(m.by_behaviour.get(b), "per_session") for b in behaviours), cell(m.probe, "per_cycle")])
+            for m in metrics]
+    return BehaviourTable(behaviours, rows)
+
+
+def markdown(a: Analysis) -> list[str]:
+    """summary.md's section: the table, or why there is none."""
+    out = ["**Which behaviour leaves it behind** (per session, 95% CI; blank: not significant):", ""]
+    t = table(a)
+    if a.attribution is not None:
+        return [f"**By behaviour:** {a.attribution}.", ""]
+    if t is None:
+        return ["**By behaviour:** no behaviour leaves anything behind.", ""]
+    out += ["| " + " | ".join(t.header) + " |", "|" + "---|" * len(t.header)]
+    out += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in t.rows]
+    return [*out, ""]
+
+
+def blamed(a: Analysis) -> dict[str, list[str]]:
+    """Each behaviour named on a failing signal, with those signals (JUnit's cases)."""
+    out: dict[str, list[str]] = {}
+    for m in attributed(a):
+        if m.verdict in (LEAK, DEGRADED):
+            for b in m.by_behaviour:
+                out.setdefault(b, []).append(m.name)
+    return out
