@@ -8,7 +8,7 @@ and so does a reset by another behaviour (it happens where the composition chang
 design's blocks give each behaviour such cycles, and its pairs of probe-only waves give
 gamma, what the probe's own turn leaves each cycle: its own term, so a behaviour is never
 blamed for what the probe does. Least squares with heteroscedasticity-robust (HC3)
-intervals; a behaviour whose effect is positive and significant after Holm is named. A
+intervals (never narrower than the pooled ones); a behaviour whose effect is positive and significant after Holm is named. A
 leak that one behaviour causes and another clears (a saw-tooth, flat under a fixed mix)
 is named as the first behaviour's. Pure: numbers in, effects out.
 """
@@ -103,10 +103,13 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     residuals = y - x @ beta
     leverage = np.clip(np.einsum("ij,jk,ik->i", x, xtx_inv, x), 0.0, 0.99)
     meat = (x * (residuals / (1.0 - leverage))[:, None] ** 2).T @ x
-    cov = xtx_inv @ meat @ xtx_inv
-    scale = float(np.max(np.abs(y))) if len(y) else 0.0
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) + 1e-9 * (scale + 1.0)
+    robust = np.diag(xtx_inv @ meat @ xtx_inv)
     df = len(y) - k
+    # The larger of HC3 and the pooled (classical) variance: HC3 alone calls a behaviour whose
+    # few cycles happen to fit exactly certain, however noisy the rest of the run is.
+    pooled = np.diag(xtx_inv) * float(residuals @ residuals) / df
+    scale = float(np.max(np.abs(y))) if len(y) else 0.0
+    se = np.sqrt(np.clip(np.maximum(robust, pooled), 0.0, None)) + 1e-9 * (scale + 1.0)
     crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
     t = beta / se
     sessions = design.counts.sum(axis=0)  # the whole run's: what the leak amounts to

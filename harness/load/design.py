@@ -40,11 +40,12 @@ class WaveDesign:
     users: int
     warmup: int
     seed: int = 0
+    blocks: bool = True  # False: the standard mix in every wave (a run too short for blocks)
 
     @property
     def attributes(self) -> bool:
         """Whether behaviours vary between waves (only the mixed scenario)."""
-        return self.scenario == MIXED
+        return self.scenario == MIXED and self.blocks
 
     def round_of(self, index: int) -> list[str]:
         """Round `index` (0-based), one entry per wave: a behaviour, 'mix' or 'rest'."""
@@ -61,8 +62,10 @@ class WaveDesign:
 
     def kind(self, cycle: int) -> str:
         """'mix', 'rest' or the behaviour that runs alone in this cycle (1-based)."""
-        if not self.attributes:
+        if self.scenario != MIXED:
             return self.scenario
+        if not self.blocks:
+            return "mix"
         if cycle <= self.warmup:
             return "mix"
         position = cycle - self.warmup - 1
@@ -102,15 +105,24 @@ def cycles_to_attribute(scenario: str, users: int, seed: int, warmup: int | None
     return cycles
 
 
+def plan(scenario: str, users: int, cycles: int, warmup: int | None, seed: int) -> WaveDesign:
+    """The design of a run of `cycles` planned cycles (0: until stopped). A run too short for
+    every behaviour's block runs the standard mix in every wave, as its detection needs."""
+    design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed)
+    if scenario == MIXED and cycles > 0 and design.attribution_gap(cycles) is not None:
+        return WaveDesign(scenario, users, design.warmup, seed, blocks=False)
+    return design
+
+
 def design_note(scenario: str, users: int, cycles: int, warmup: int | None, seed: int) -> str:
     """What the run's design is, said once at its start; and whether it can attribute."""
     if scenario != MIXED:
         return f"'{scenario}' alone in every wave: attribution to behaviours is moot"
-    design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed)
-    text = (f"wave design (seed {seed}): each behaviour alone for {BLOCK_WAVES} waves after a standard mix, "
+    design = plan(scenario, users, cycles, warmup, seed)
+    if not design.blocks:
+        needed = cycles_to_attribute(scenario, users, seed, warmup)
+        return (f"{cycles} cycles are too short for the wave design (it needs {needed} to attribute leaks to "
+                f"behaviours): every wave runs the standard mix, where a leak one behaviour causes and another "
+                f"clears can hide; --cycles {needed} or more runs each behaviour alone in turn")
+    return (f"wave design (seed {seed}): each behaviour alone for {BLOCK_WAVES} waves after a standard mix, "
             f"two probe-only waves per round of {design.round_length}")
-    gap = design.attribution_gap(cycles) if cycles > 0 else None
-    if gap is not None:
-        text += (f"; {cycles} cycles are too short to attribute leaks to behaviours ({gap}): "
-                 f"--cycles {cycles_to_attribute(scenario, users, seed, warmup)} or more would")
-    return text

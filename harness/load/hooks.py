@@ -23,7 +23,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.judge.rules import warmup_of
 from harness.judge.verdict import judge
-from harness.load.design import WaveDesign
+from harness.load.design import plan as design_plan
 from harness.load.driver import CycleDriver, WaveResult, run_probe
 from harness.load.wave import WAVE, MasterWaves, worker_wave
 from harness.observe.sampler import http_base, sampler_for
@@ -157,8 +157,7 @@ class DriverGreenlet:
         distributed = isinstance(environment.runner, MasterRunner)
         driver = CycleDriver(
             cycles=cycles,
-            design=WaveDesign(options.scenario, plan.users, warmup_of(options.warmup, options.cycles),
-                              options.seed or 0),
+            design=design_plan(options.scenario, plan.users, options.cycles, options.warmup, options.seed or 0),
             run_wave=self.distributed_wave if distributed else self.local_wave,
             sampler=sampler_for(plan.target, options.settle_timeout,
                                 alloc_from=warmup_of(options.warmup, options.cycles) + 1),

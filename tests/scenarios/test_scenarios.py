@@ -103,7 +103,9 @@ def test_thirty_mixed_cycles_on_the_fixed_server(tmp_path: Path) -> None:
     for sample in samples:
         assert {g: sample.server[g] for g in PER_CLIENT_GAUGES} == dict.fromkeys(PER_CLIENT_GAUGES, 0.0)
         assert sample.probe.reply_ms > 0
-        assert sample.sessions == Sessions(attempted=10, completed=10, failed=0, failures={})
+        planned = sum(sample.composition.values())  # U, or 0 in a probe-only wave of the design
+        assert planned in (0, 10)
+        assert sample.sessions == Sessions(attempted=planned, completed=planned, failed=0, failures={})
     f = samples[-1].server
     assert f["chat_disconnects_total{kind=abrupt}"] > 0
     assert f["chat_turns_cancelled_on_disconnect_total"] > 0

@@ -1,7 +1,7 @@
 """The harness's census agent, loaded at interpreter start of a server it starts.
 
 The harness puts this directory first on PYTHONPATH and sets HARNESS_CENSUS_TOKEN; Python
-imports this file as `sitecustomize`, which starts the agent (_harness_census.py) and then
+imports this file as `sitecustomize`, which starts the agent (_harness_census_endpoint.py, counting with _harness_census.py) and then
 imports the `sitecustomize` the environment already had, so nothing of it is lost. Kept to
 syntax any Python 3 parses: on a Python too old for the census it says so and steps aside.
 """
@@ -14,9 +14,9 @@ def _start_census():
     if not os.environ.get("HARNESS_CENSUS_TOKEN"):
         return
     try:
-        import _harness_census
+        import _harness_census_endpoint
 
-        _harness_census.start()
+        _harness_census_endpoint.start()
     except Exception as exc:  # never break the server: the harness reports the census as off
         sys.stderr.write("harness census agent did not start: %r\n" % (exc,))
 

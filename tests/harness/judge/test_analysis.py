@@ -288,3 +288,15 @@ def test_census_survives_samples_jsonl() -> None:
     assert again.census == sample.census and again.census.alloc[0]["site"] == "app.py:9"
     with pytest.raises(RecordError, match="census.groups"):
         Census.from_dict({"groups": [1, 2]})
+
+
+def test_a_short_run_whose_probe_doubles_steadily_is_not_a_pass():
+    """20 cycles, probe latency doubling steadily: windows of 6 cannot reach significance
+    after Holm; the whole-run trend test can, so the verdict is degraded, not a silent pass."""
+    lines = make_lines(20, probe=lambda t: 20.0 * (1 + t / 19), noise=0.01)
+    for t, line in enumerate(lines):  # ten more signals under test, as a real server's metrics give
+        for i in range(10):
+            line.server[f"other{i}_sum"], line.server[f"other{i}_count"] = 5.0 * (t + 1) * (1 + (t * i) % 3), t + 1.0
+    result = analyze(lines)
+    assert result.metrics["probe.reply_ms"].verdict == DEGRADED
+    assert result.verdict != PASS
