@@ -43,12 +43,15 @@ class CensusOverview:
             more = ", ..." if self.garbage_kinds > len(self.garbage) else ""
             out.append(f"Garbage, not leaks: each cycle gc.collect() freed about {self.garbage_total:g} "
                        f"unreachable objects (of the types counted: {kinds}{more}).")
-        cost = f"Census cost: {self.took_ms:.1f} ms median, {self.took_max_ms:.1f} ms at most"
+        costs = []
+        if self.took_ms is not None and self.took_max_ms is not None:  # a census line may not say
+            costs.append(f"{self.took_ms:.1f} ms median, {self.took_max_ms:.1f} ms at most")
         if self.loop_max_ms is not None:
-            cost += f"; the event loop answered within {self.loop_max_ms:.1f} ms"
+            costs.append(f"the event loop answered within {self.loop_max_ms:.1f} ms")
         if self.skipped_max:
-            cost += f"; up to {self.skipped_max} objects were skipped at the census deadline"
-        out.append(cost + ".")
+            costs.append(f"up to {self.skipped_max} objects were skipped at the census deadline")
+        if costs:
+            out.append(f"Census cost: {'; '.join(costs)}.")
         out += [f"Census note: {note}" for note in self.notes]
         return out
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.options import RunOptions
-from harness.rundir.records import CycleSample, RecordError, RunMeta, RunStatus, Target
+from harness.rundir.records import Census, CycleSample, RecordError, RunMeta, RunStatus, Target
 from harness.rundir.store import (
     SampleFollower,
     SampleLog,
@@ -139,3 +139,18 @@ def test_ui_run_directories_are_numbered(tmp_path: Path) -> None:
     shutil.copytree(DATA, tmp_path / "ui-2")
     assert next_run_dir(base) == tmp_path / "ui-3"
     assert run_dirs(base) == [base, tmp_path / "ui-2"]
+
+
+def test_a_census_line_without_its_cost_still_renders(tmp_path: Path) -> None:
+    """A census record with groups but no timings (an older or hand-made line): the summary
+    renders it and says nothing of the cost, instead of a traceback."""
+    from harness.judge.verdict import judge
+    from harness.report.summary import markdown
+    from harness.rundir.records import Run
+    from tests.harness.judge.synthetic import make_lines
+
+    samples = make_lines(12)
+    for sample in samples:
+        sample.census = Census(groups={"objects:app.Thing": 1.0})
+    text = markdown(judge(Run(tmp_path, samples)))
+    assert "censuses" in text and "Census cost" not in text
