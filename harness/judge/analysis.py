@@ -156,11 +156,9 @@ def analyze(
         metrics["process.idle_cpu"] = shift_rule(
             "process.idle_cpu", "idle_cpu", idle, 2.0, floor=config.min_idle_cpu, unit="cores"
         )
-    for name in LATENCY_SERIES:
-        values = series(samples, name)
-        if name.startswith("wave."):
-            values = [v for v, keep in zip(values, standard, strict=True) if keep]
-        y = clean(values[warmup:] if not name.startswith("wave.") else values)
+    for name in LATENCY_SERIES:  # the probe runs alone, so every cycle's probe is comparable
+        keep = standard if name.startswith("wave.") else [i >= warmup for i in range(len(samples))]
+        y = clean([v for v, k in zip(series(samples, name), keep, strict=True) if k])
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "latency", y, config.min_latency_ratio)
 

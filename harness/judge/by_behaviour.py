@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.judge.attribution import Design, Fit, design_of, fit, name_effects
+from harness.judge.attribution import Fit, design_of, fit, name_effects
 from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult, census_label
 from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
 from harness.rundir.records import CycleSample
@@ -28,12 +28,8 @@ def deltas(values: list[float | None], warmup: int) -> np.ndarray:
     return arr[warmup:] - before
 
 
-def rate_text(rate: float) -> str:
-    return f"{rate:+.3g}"
-
-
 def describe(f: Fit) -> str:
-    parts = [f"{rate_text(f.effects[b].rate)} per {b} session (95% CI {f.effects[b].ci[0]:.3g}..{f.effects[b].ci[1]:.3g})"
+    parts = [f"{f.effects[b].rate:+.3g} per {b} session (95% CI {f.effects[b].ci[0]:.3g}..{f.effects[b].ci[1]:.3g})"
              for b in f.named]
     text = "; ".join(parts)
     if f.clears:
@@ -62,7 +58,7 @@ def attribute(
     name_effects(fits, config.alpha, min_total)
     named = {f.name: f for f in fits if f.named or f.probe_named}
     for f in named.values():
-        apply(f, metrics, design, hard=f.name in hard)
+        apply(f, metrics, hard=f.name in hard)
     return None, named
 
 
@@ -95,7 +91,7 @@ def minimum(name: str, values: list[float | None]) -> float:
     return max(1e-9, 0.1 * float(np.median(finite))) if finite else 1.0
 
 
-def apply(f: Fit, metrics: dict[str, MetricResult], design: Design, hard: bool) -> None:
+def apply(f: Fit, metrics: dict[str, MetricResult], hard: bool) -> None:
     """Record the named effects on the signal's metric; a counter that a behaviour grows fails."""
     metric = metrics.get(f.name)
     if metric is None:  # a census group (or gauge) its own rule did not keep
