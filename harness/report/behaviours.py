@@ -15,19 +15,25 @@ PROBE = "probe (per cycle)"
 @dataclass
 class BehaviourTable:
     behaviours: list[str]
-    rows: list[tuple[str, list[str]]]  # signal, one cell per behaviour and the probe
+    rows: list[tuple[str, list[tuple[str, str]]]]  # signal; (rate, 95% CI) per behaviour and the probe
 
     @property
     def header(self) -> list[str]:
         return ["signal", *self.behaviours, PROBE]
 
+    @property
+    def narrow_header(self) -> list[str]:
+        """The header, where a narrow column may break a name after its underscores."""
+        return [name.replace("_", "_\u200b") for name in self.header]
 
-def cell(effect: dict[str, object] | None, unit: str) -> str:
+
+def cell(effect: dict[str, object] | None, unit: str) -> tuple[str, str]:
+    """(the rate, its 95% interval) as text; blanks where the behaviour was not named."""
     if not effect:
-        return ""
+        return "", ""
     rate, ci = float(effect[unit]), effect["ci"]  # type: ignore[arg-type]
     low, high = (float(v) for v in ci)  # type: ignore[attr-defined]
-    return f"{rate:+.3g} [{low:.3g}, {high:.3g}]"
+    return f"{rate:+.3g}", f"[{low:.3g}, {high:.3g}]"
 
 
 def attributed(a: Analysis) -> list[MetricResult]:
@@ -53,7 +59,7 @@ def markdown(a: Analysis) -> list[str]:
     if t is None:
         return ["**By behaviour:** no behaviour leaves anything behind.", ""]
     out += ["| " + " | ".join(t.header) + " |", "|" + "---|" * len(t.header)]
-    out += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in t.rows]
+    out += [f"| {name} | " + " | ".join(f"{rate} {ci}".strip() for rate, ci in cells) + " |" for name, cells in t.rows]
     return [*out, ""]
 
 
