@@ -5,7 +5,7 @@ Only cycles whose wave ran the same behaviours as the wave before are used: ther
 signal's change is what those sessions left behind, dy_t = sum_b beta_b * n_(t,b) + gamma + e_t,
 while anything that merely settles with the current wave (sockets not yet freed) cancels,
 and so does a reset by another behaviour (it happens where the composition changes). The
-design's blocks give each behaviour such cycles, and its pairs of probe-only waves give
+design's blocks give each behaviour such cycles, and its runs of probe-only waves give
 gamma, what the probe's own turn leaves each cycle: its own term, so a behaviour is never
 blamed for what the probe does. Least squares with heteroscedasticity-robust (HC3)
 intervals (never narrower than the pooled ones); a behaviour whose effect is positive and significant after Holm is named. A
@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 MIN_DEGREES_OF_FREEDOM = 4
+MIN_PROBE_CYCLES = 2
 CONFIDENCE = 0.95
 
 
@@ -80,9 +81,15 @@ def design_of(compositions: list[dict[str, int]], before: dict[str, int] | None 
     else:
         alone = {next(iter(c)) for c, keep in zip(compositions, steady, strict=True) if keep and len(c) == 1}
         missing = [b for b in names if b not in alone]
+        resting = sum(1 for c, keep in zip(compositions, steady, strict=True) if keep and not c)
         x = design.matrix()
         if missing:
             design.gap = f"too short to attribute: {', '.join(missing)} never ran alone twice in a row"
+        elif resting < MIN_PROBE_CYCLES:
+            # One such cycle pins the probe's term exactly: a task that happened to be there in
+            # it would be taken as the probe's and pass, with no error, to every behaviour.
+            design.gap = (f"too short to attribute: {resting} probe-only cycle(s) after another; "
+                          f"the probe's own term needs {MIN_PROBE_CYCLES}")
         elif np.linalg.matrix_rank(x) < x.shape[1] or len(x) - x.shape[1] < MIN_DEGREES_OF_FREEDOM:
             design.gap = (f"too short to attribute: {len(x)} cycles that repeat their wave, for {len(names)} "
                           "behaviours and the probe")

@@ -4,7 +4,7 @@ With one fixed mix in every wave, the behaviours' effects cannot be told apart (
 are collinear) and one behaviour's side effect can undo another's leak (a page session that
 resets a memory every clean close grows). So the default run, after its warm-up of standard
 mixes, goes in rounds: every behaviour runs alone for `BLOCK_WAVES` consecutive waves, each
-block after one standard-mix wave, plus two rest waves of no session (the probe alone, so its
+block after one standard-mix wave, plus three rest waves of no session (the probe alone, so its
 own effect has a term of its own); the blocks' order is shuffled per round from a recorded
 seed. judge/attribution.py says why: it reads waves that repeat the wave before. Pure: the driver, the Locust master and `harness run` all compute the same plan.
 """
@@ -26,6 +26,7 @@ MIX = (
 )
 BLOCK_WAVES = 3
 REST = "rest"
+REST_WAVES = 3  # two of them repeat the wave before: the probe's term rests on more than one cycle
 
 
 def mix(users: int) -> list[str]:
@@ -53,12 +54,12 @@ class WaveDesign:
         random.Random(f"{self.seed}:{index}").shuffle(units)
         waves: list[str] = []
         for unit in units:
-            waves += [REST, REST] if unit == REST else ["mix", *[unit] * BLOCK_WAVES]
+            waves += [REST] * REST_WAVES if unit == REST else ["mix", *[unit] * BLOCK_WAVES]
         return waves
 
     @property
     def round_length(self) -> int:
-        return 2 + len(BEHAVIOURS) * (1 + BLOCK_WAVES)
+        return REST_WAVES + len(BEHAVIOURS) * (1 + BLOCK_WAVES)
 
     def kind(self, cycle: int) -> str:
         """'mix', 'rest' or the behaviour that runs alone in this cycle (1-based)."""
@@ -125,4 +126,4 @@ def design_note(scenario: str, users: int, cycles: int, warmup: int | None, seed
                 f"behaviours): every wave runs the standard mix, where a leak one behaviour causes and another "
                 f"clears can hide; --cycles {needed} or more runs each behaviour alone in turn")
     return (f"wave design (seed {seed}): each behaviour alone for {BLOCK_WAVES} waves after a standard mix, "
-            f"two probe-only waves per round of {design.round_length}")
+            f"{REST_WAVES} probe-only waves per round of {design.round_length}")

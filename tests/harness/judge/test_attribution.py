@@ -62,6 +62,17 @@ def test_what_only_settles_with_the_current_wave_is_not_a_leak():
     assert a.verdict == PASS
 
 
+def test_a_task_seen_once_in_a_probe_only_wave_names_no_behaviour():
+    """A connection still closing at one probe-only wave's census, gone by the next: the
+    probe's term is not pinned on it, so no behaviour is named (seen with two workers)."""
+    def level(state, composition):
+        rests = state["rests"] = state.get("rests", 0) + (not composition)
+        state["value"] = 1.0 if rests == 1 and not composition else 0.0
+
+    a = analyze(run_of(level))
+    assert not a.attributed and a.verdict == PASS, [m.reason for m in a.failing()]
+
+
 def test_noise_on_a_clean_server_names_no_behaviour():
     """Counters that jitter by one now and then, with no trend: no behaviour is named in 20 runs."""
     named = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.load.design import BLOCK_WAVES, MIX, WaveDesign, cycles_to_attribute, design_note, plan
+from harness.load.design import BLOCK_WAVES, MIX, REST_WAVES, WaveDesign, cycles_to_attribute, design_note, plan
 from harness.options import BEHAVIOURS
 
 
@@ -11,7 +11,8 @@ def kinds(design: WaveDesign, cycles: int) -> list[str]:
 
 
 def test_warmup_runs_the_standard_mix_then_every_behaviour_runs_alone_in_a_block():
-    """After the warm-up's standard mixes, a round holds one block per behaviour and a probe-only pair."""
+    """After the warm-up's standard mixes, a round holds one block per behaviour and a run of
+    probe-only waves."""
     design = WaveDesign("mixed", 10, warmup=5, seed=7)
     plan = kinds(design, 5 + design.round_length)
     assert plan[:5] == ["mix"] * 5
@@ -19,7 +20,8 @@ def test_warmup_runs_the_standard_mix_then_every_behaviour_runs_alone_in_a_block
     for behaviour in BEHAVIOURS:
         start = round_.index(behaviour)
         assert round_[start - 1] == "mix" and round_[start:start + BLOCK_WAVES] == [behaviour] * BLOCK_WAVES
-    assert round_.count("rest") == 2 and round_[round_.index("rest") + 1] == "rest"
+    rest = round_.index("rest")
+    assert round_[rest:rest + REST_WAVES] == ["rest"] * REST_WAVES and round_.count("rest") == REST_WAVES
     assert design.wave(1) == list(MIX) and design.composition(6 + round_.index("clean_close")) == {"clean_close": 10}
     assert design.wave(6 + round_.index("rest")) == []
 
