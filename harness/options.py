@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -17,6 +18,11 @@ BEHAVIOURS = (
     "interrupt_close", "reconnect_storm", "page_session",
 )
 SCENARIOS = (MIXED, *BEHAVIOURS, PAGE)
+
+
+def draw_seed() -> int:
+    """A wave design's seed, for a run not given one (it is recorded in run.json)."""
+    return random.randrange(1, 10**6)
 
 
 def default_out() -> Path:

@@ -3,7 +3,6 @@ render the reports, return the judgement (cli turns it into the exit code)."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 
@@ -16,7 +15,7 @@ from harness.load.driver import CycleDriver
 from harness.load.launch import LocustProcess, start_locust
 from harness.load.page import PageSessions
 from harness.observe.sampler import http_base, sampler_for
-from harness.options import PAGE, RunOptions
+from harness.options import PAGE, RunOptions, draw_seed
 from harness.report.summary import progress_line, write_reports
 from harness.rundir.records import CycleSample, Run, RunMeta, RunStatus
 from harness.rundir.store import (
@@ -42,7 +41,7 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
     options.validate()
     options.out.mkdir(parents=True, exist_ok=True)
     if options.seed is None:
-        options.seed = random.randrange(1, 10**6)
+        options.seed = draw_seed()
     live = Judge(options.cycles, config, stop_early=options.stop_early)
     progress = Progress(options.cycles, echo, live)
     cut_short: str | None = None

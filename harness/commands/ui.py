@@ -6,7 +6,6 @@ its run directory the way `harness run` does, so `harness gate` can judge it aft
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from harness.errors import EXIT_INCONCLUSIVE, interruption
 from harness.judge.verdict import judge
 from harness.load.launch import LocustProcess, locust_command
-from harness.options import RunOptions
+from harness.options import RunOptions, draw_seed
 from harness.report.summary import headline, write_reports
 from harness.rundir.records import RunMeta, RunStatus
 from harness.rundir.store import load_run, read_status, run_dirs, write_meta, write_status
@@ -41,7 +40,7 @@ def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) 
     UI started. Exit 3 if the signal cut a running test short, else 0."""
     options.out.mkdir(parents=True, exist_ok=True)
     if options.seed is None:
-        options.seed = random.randrange(1, 10**6)
+        options.seed = draw_seed()
     with target_up(options, echo) as running:
         write_meta(options.out, RunMeta(options, running.target, started=time.time()))
         argv = locust_command(options, running.target.ws_url, headless=False)

@@ -8,9 +8,10 @@ and so does a reset by another behaviour (it happens where the composition chang
 design's blocks give each behaviour such cycles, and its runs of probe-only waves give
 gamma, what the probe's own turn leaves each cycle: its own term, so a behaviour is never
 blamed for what the probe does. Least squares with heteroscedasticity-robust (HC3)
-intervals (never narrower than the pooled ones); a behaviour whose effect is positive and significant after Holm is named. A
-leak that one behaviour causes and another clears (a saw-tooth, flat under a fixed mix)
-is named as the first behaviour's. Pure: numbers in, effects out.
+intervals, never narrower than the pooled ones; a behaviour whose effect is positive and
+significant after Holm is named. A leak that one behaviour causes and another clears (a
+saw-tooth, flat under a fixed mix) is named as the first behaviour's. Pure: numbers in,
+effects out.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from harness.judge.rules import holm
 
 MIN_DEGREES_OF_FREEDOM = 4
 MIN_PROBE_CYCLES = 2
@@ -129,17 +132,6 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     return Fit(name, {b: effect(i) for i, b in enumerate(design.behaviours)}, effect(k - 1))
 
 
-def holm_select(pvalues: list[float], alpha: float) -> list[bool]:
-    """Which of these p-values Holm's step-down keeps below alpha."""
-    order = np.argsort(pvalues)
-    keep = [False] * len(pvalues)
-    for rank, index in enumerate(order):
-        if pvalues[index] * (len(pvalues) - rank) >= alpha:
-            break
-        keep[index] = True
-    return keep
-
-
 def name_effects(fits: list[Fit], alpha: float, min_total: dict[str, float]) -> None:
     """Name, over every fit together (Holm), the behaviours whose effect is significant and
     amounts to at least `min_total[fit.name]` over the run (a whole unit of a counter)."""
@@ -148,8 +140,8 @@ def name_effects(fits: list[Fit], alpha: float, min_total: dict[str, float]) -> 
         for b, e in f.effects.items():
             tests += [(f, b, "up", e.p_greater), (f, b, "down", e.p_less)]
         tests += [(f, "probe", "up", f.probe.p_greater)]
-    for (f, b, way, _), kept in zip(tests, holm_select([t[3] for t in tests], alpha), strict=True):
-        if not kept:
+    for (f, b, way, _), adjusted in zip(tests, holm([t[3] for t in tests]), strict=True):
+        if adjusted >= alpha:
             continue
         e = f.probe if b == "probe" else f.effects[b]
         if abs(e.total) < min_total.get(f.name, 1.0):

@@ -6,7 +6,8 @@ resets a memory every clean close grows). So the default run, after its warm-up 
 mixes, goes in rounds: every behaviour runs alone for `BLOCK_WAVES` consecutive waves, each
 block after one standard-mix wave, plus three rest waves of no session (the probe alone, so its
 own effect has a term of its own); the blocks' order is shuffled per round from a recorded
-seed. judge/attribution.py says why: it reads waves that repeat the wave before. Pure: the driver, the Locust master and `harness run` all compute the same plan.
+seed (judge/attribution.py reads the waves that repeat the wave before). Pure: the driver,
+the Locust master and `harness run` all compute the same plan.
 """
 
 from __future__ import annotations
@@ -65,9 +66,7 @@ class WaveDesign:
         """'mix', 'rest' or the behaviour that runs alone in this cycle (1-based)."""
         if self.scenario != MIXED:
             return self.scenario
-        if not self.blocks:
-            return "mix"
-        if cycle <= self.warmup:
+        if not self.blocks or cycle <= self.warmup:
             return "mix"
         position = cycle - self.warmup - 1
         return self.round_of(position // self.round_length)[position % self.round_length]
@@ -92,7 +91,6 @@ class WaveDesign:
         before = self.composition(self.warmup) if self.warmup else None
         gap = design_of(post, before).gap
         return gap.removeprefix("too short to attribute: ") if gap else None
-
 
 
 def cycles_to_attribute(scenario: str, users: int, seed: int, warmup: int | None) -> int:

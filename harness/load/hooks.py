@@ -10,7 +10,6 @@ runner or the master; a worker only runs its share of each wave.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +26,7 @@ from harness.load.design import plan as design_plan
 from harness.load.driver import CycleDriver, WaveResult, run_probe
 from harness.load.wave import WAVE, MasterWaves, worker_wave
 from harness.observe.sampler import http_base, sampler_for
-from harness.options import RunOptions, default_out
+from harness.options import RunOptions, default_out, draw_seed
 from harness.report.summary import progress_line, write_reports
 from harness.report.webui import LeaksBoard
 from harness.report.webui import install as install_leaks_tab
@@ -85,7 +84,7 @@ def plan_from_flags(environment: Environment) -> tuple[RunOptions, Target]:
                          scenario=scenario_name(environment), target=host,
                          settle_timeout=parsed.settle_timeout, reply_timeout=parsed.reply_timeout,
                          metrics=tuple(parsed.metric), pid=parsed.server_pid or None,
-                         seed=parsed.seed or random.randrange(1, 10**6))
+                         seed=parsed.seed or draw_seed())
     target = Target(
         ws_url=host,
         pid=parsed.server_pid or None,
