@@ -17,6 +17,8 @@ from harness.options import BEHAVIOURS
 pytestmark = pytest.mark.integration
 
 TINY = Path(__file__).parents[1] / "target" / "servers" / "tiny_chat.py"
+# The design's block order is drawn per run; these runs pin it so a failure can be replayed.
+SEED = ["--seed", "4711"]
 
 
 def summary(out: Path) -> dict:
@@ -27,7 +29,7 @@ def test_buffers_bytes_are_audio_drops_and_entries_every_behaviours(tmp_path: Pa
     """--leak buffers: buffered bytes are named on audio_drop alone, buffer entries on every
     behaviour (and the probe), and JUnit fails a case per behaviour named."""
     out = tmp_path / "buffers"
-    assert main(["run", "--cycles", "50", "--leak", "buffers", "--out", str(out)]) == EXIT_FAIL
+    assert main(["run", "--cycles", "50", "--leak", "buffers", *SEED, "--out", str(out)]) == EXIT_FAIL
     metrics = summary(out)["metrics"]
     assert list(metrics["chat_audio_buffer_bytes"]["by_behaviour"]) == ["audio_drop"]
     assert metrics["chat_audio_buffer_bytes"]["by_behaviour"]["audio_drop"]["per_session"] == pytest.approx(64000)
@@ -44,7 +46,7 @@ def test_a_leak_the_standard_mix_hides_fails_the_default_run(tmp_path: Path) -> 
     out = tmp_path / "masked"
     server = f"{sys.executable} {TINY} --port {{port}} --mode masked"
     argv = ["run", "--cycles", "50", "--server-cmd", server, "--metrics-url", "http://127.0.0.1:{port}/metrics",
-            "--out", str(out)]
+            *SEED, "--out", str(out)]
     assert main(argv) == EXIT_FAIL
     metric = summary(out)["metrics"]["tiny_memory_messages"]
     assert metric["verdict"] == "leak"
@@ -56,7 +58,7 @@ def test_a_leak_the_standard_mix_hides_fails_the_default_run(tmp_path: Path) -> 
 def test_the_fixed_server_names_no_behaviour(tmp_path: Path) -> None:
     """50 default cycles of the fixed server: a pass, attribution done, and no behaviour named."""
     out = tmp_path / "fixed"
-    assert main(["run", "--cycles", "50", "--out", str(out)]) == EXIT_PASS
+    assert main(["run", "--cycles", "50", *SEED, "--out", str(out)]) == EXIT_PASS
     data = summary(out)
     assert data["attribution"] == "by behaviour"
     assert all(not m.get("by_behaviour") for m in data["metrics"].values())
