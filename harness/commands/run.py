@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from harness.errors import interruption
 from harness.judge.analysis import Config
+from harness.judge.power import plan_note
 from harness.judge.rules import warmup_of
 from harness.judge.verdict import Judge, Judgement, judge
 from harness.load.design import WaveDesign, design_note
@@ -36,14 +38,18 @@ QUIT_GRACE = 30.0
 DEATH_GRACE = 1.0  # after the server dies, the driver's own status is the better account
 
 
-def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgement:
-    """Run the whole job against the target and write the reports."""
+def run(
+    options: RunOptions, echo: Echo, config: Config | None = None,
+    on_sample: Callable[[CycleSample], None] | None = None,
+) -> Judgement:
+    """Run the whole job against the target and write the reports; `on_sample` sees each
+    cycle's sample as it is judged (the selftest's CPU step starts on one)."""
     options.validate()
     options.out.mkdir(parents=True, exist_ok=True)
     if options.seed is None:
         options.seed = draw_seed()
     live = Judge(options.cycles, config, stop_early=options.stop_early)
-    progress = Progress(options.cycles, echo, live)
+    progress = Progress(options.cycles, echo, live, on_sample)
     cut_short: str | None = None
     interrupted: str | None = None
     try:
@@ -52,6 +58,7 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
             workers = f" on {options.workers} Locust workers" if options.workers else ""
             echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {options.out}")
             echo(design_note(options.scenario, options.users, options.cycles, options.warmup, options.seed))
+            echo(plan_note(options.cycles, replace(config or Config(), warmup=options.warmup)))
             drive = drive_pages if options.scenario == PAGE else drive_locust
             cut_short = drive(options, running, progress)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under signals_handled
@@ -68,8 +75,10 @@ def run(options: RunOptions, echo: Echo, config: Config | None = None) -> Judgem
 class Progress:
     """Each new sample: one line on the terminal, then to the judge."""
 
-    def __init__(self, cycles: int, echo: Echo, live: Judge) -> None:
-        self.cycles, self.echo, self.live = cycles, echo, live
+    def __init__(
+        self, cycles: int, echo: Echo, live: Judge, on_sample: Callable[[CycleSample], None] | None = None
+    ) -> None:
+        self.cycles, self.echo, self.live, self.on_sample = cycles, echo, live, on_sample
         self.warnings: list[str] = []  # lines of samples.jsonl that were not samples
 
     def __call__(self, sample: CycleSample) -> None:
@@ -77,6 +86,8 @@ class Progress:
         self.echo(progress_line(sample, self.cycles))
         for warning in sample.warnings:
             self.echo(f"warning: {warning}")
+        if self.on_sample is not None:
+            self.on_sample(sample)
 
     def drain(self, follower: SampleFollower) -> None:
         for sample in follower.new_samples():
@@ -137,11 +148,11 @@ def drive_pages(options: RunOptions, running: Running, progress: Progress) -> st
     target = running.target
     with PageSessions(http_base(target.ws_url), options.page_leak, options.reply_timeout) as pages:
         design = WaveDesign(PAGE, options.users, warmup_of(options.warmup, options.cycles))
+        sampler = sampler_for(target, options.settle_timeout, alloc_from=warmup_of(options.warmup, options.cycles) + 1)
         driver = CycleDriver(
-            cycles=options.cycles, design=design, run_wave=pages.run_wave,
-            sampler=sampler_for(target, options.settle_timeout,
-                                alloc_from=warmup_of(options.warmup, options.cycles) + 1), probe=pages.probe,
+            cycles=options.cycles, design=design, run_wave=pages.run_wave, sampler=sampler, probe=pages.probe,
             log=SampleLog(options.out), on_cycle=progress, stop_requested=lambda: progress.decided,
+            control=sampler.control_meter(),
         )
         write_status(options.out, driver.run())
     return None

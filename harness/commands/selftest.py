@@ -12,22 +12,26 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.commands.run import run
 from harness.judge.early import decision_cycle
 from harness.judge.verdict import Judgement
+from harness.judge.rules import warmup_of
 from harness.options import RunOptions
+from harness.rundir.records import CycleSample
 from harness.target.children import spawn, stop_group
 from server.faults import FAULTS
 
 Echo = Callable[[str], None]
 FIXED = "fixed"
 HOG_CODE = "while True:\n    pass\n"
+STEP_FAULT = "handlers"  # a fault the probe's latency shows (each message handled once more per session)
 
 
 @dataclass
@@ -74,6 +78,73 @@ class CpuHog:
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
             stop_group(self.proc, ((signal.SIGKILL, 5.0),))
+
+
+class CpuStep:
+    """A CPU hog started once the run has sampled cycle `at` (`on_sample` of run()), and
+    stopped when the run ends: the machine's speed steps mid-run."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.hog = CpuHog()
+
+    def __call__(self, sample: CycleSample) -> None:
+        if sample.cycle >= self.at and self.hog.proc is None:
+            self.hog.__enter__()
+
+    def __enter__(self) -> CpuStep:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.hog.__exit__(*exc)
+
+
+@dataclass
+class StepRow:
+    """One run under a CPU step: what it was called, in what time, and what the judge saw."""
+
+    target: str
+    verdict: str
+    seconds: float
+    step_at: int
+    caught_by: list[str]
+    machine: list[str]
+
+    @property
+    def ok(self) -> bool:
+        failed = self.verdict in ("leak", "degraded")
+        return failed if self.target != FIXED else not failed
+
+    def line(self) -> str:
+        caught = f" by {', '.join(self.caught_by[:2])}" if self.caught_by else ""
+        seen = "; ".join(self.machine) or "the judge saw no change of the machine"
+        return (f"{self.target:<10} CPU step after cycle {self.step_at}: {self.verdict}{caught} in "
+                f"{self.seconds:.1f} s ({'ok' if self.ok else 'WRONG'}); {seen}")
+
+
+def step_selftest(out: Path, cycles: int, repeat: int, users: int, echo: Echo,
+                  fault: str = STEP_FAULT) -> list[StepRow]:
+    """The fixed server and a latency fault, each with a CPU hog started a third of the way
+    in: the fixed server must not fail (confounded is allowed), the fault must still be caught.
+    Every cycle is run (no early stop), so the step is always inside the judged series."""
+    at = max(warmup_of(None, cycles) + 3, cycles // 3)
+    rows = []
+    for r in range(1, repeat + 1):
+        for name in (FIXED, fault):
+            options = RunOptions(cycles=cycles, users=users, leaks=() if name == FIXED else (name,),
+                                 out=out / f"step-{name}-{r}")
+            started = time.monotonic()
+            with CpuStep(at) as step:
+                judgement = run(options, lambda message: None, on_sample=step)
+            if judgement.interrupted:
+                raise SelftestInterrupted(judgement.run.status.message if judgement.run.status else "")
+            a = judgement.analysis
+            row = StepRow(name, judgement.verdict, time.monotonic() - started, at,
+                          [m.name for m in a.failing()], a.machine_lines())
+            rows.append(row)
+            echo(f"[{r}/{repeat}] {row.line()}")
+    (out / "selftest-step.json").write_text(json.dumps([asdict(row) | {"ok": row.ok} for row in rows], indent=2) + "\n")
+    return rows
 
 
 def record(row: Row, judgement: Judgement, cycles: int) -> None:

@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 
 from harness.judge.by_behaviour import attribute
+from harness.judge.confound import MachineChange, confound, machine_changes
+from harness.judge.power import too_short
 from harness.judge.rules import (
+    CONFOUNDED,
     DEGRADED,
     INCONCLUSIVE,
     LEAK,
@@ -43,11 +46,13 @@ from harness.judge.rules import (
     warmup_of,
 )
 from harness.judge.series import (
+    CONTROL_SERIES,
     LATENCY_SERIES,
     PROCESS_LEVELS,
     census_names,
     clean,
     counter_names,
+    points,
     rate_series,
     rss_series,
     series,
@@ -77,13 +82,26 @@ class Analysis:
     census_groups: int = 0  # groups the census tracked; only those that grew are in `metrics`
     attribution: str | None = None  # why leaks could not be attributed to behaviours, or None
     attributed: list[str] = field(default_factory=list)  # the signals whose behaviours were named
+    machine: list[MachineChange] = field(default_factory=list)  # where the machine's speed changed
+    too_short: list[str] = field(default_factory=list)  # signals this run was too short to judge
 
     def failing(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
 
+    def confounded(self) -> list[MetricResult]:
+        return [m for m in self.metrics.values() if m.verdict == CONFOUNDED]
+
+    def machine_lines(self) -> list[str]:
+        """Where the machine's speed changed, and the verdicts that change took from the server."""
+        lines = [change.describe() for change in self.machine]
+        touched = [m.name for m in self.confounded()]
+        if touched:
+            lines.append(f"confounded by it, not the server's: {', '.join(touched)}")
+        return lines
+
     def ordered(self) -> list[MetricResult]:
         """Every metric, leaks first, then degraded, inconclusive, pass; by name within."""
-        severity = {LEAK: 0, DEGRADED: 1, INCONCLUSIVE: 2, PASS: 3}
+        severity = {LEAK: 0, DEGRADED: 1, CONFOUNDED: 2, INCONCLUSIVE: 3, PASS: 4}
         return sorted(self.metrics.values(), key=lambda m: (severity[m.verdict], m.name))
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +117,8 @@ class Analysis:
             "session_failures": self.failures,
             "census_groups": self.census_groups,
             "attribution": self.attribution or "by behaviour",
+            "machine": [change.to_dict() for change in self.machine],
+            "too_short": self.too_short,
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
         }
 
@@ -146,21 +166,26 @@ def analyze(
     rss = clean(rss_series(post))
     if len(rss) >= 3:
         metrics["memory.rss"] = memory_rule("memory.rss", rss, per_session, config)
+    lengths = {"memory.rss": len(rss)}  # how many cycles each tested signal is judged over
     standard = standard_waves(samples, warmup)  # what a wave does depends on its behaviours
     for name, values in rate_series(samples).items():
         y = clean([v for v, keep in zip(values, standard, strict=True) if keep])
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "rate", y, config.min_latency_ratio, unit="")
+            lengths[name] = len(y)
     idle = clean(series(post, "process.idle_cpu"))
     if len(idle) >= 6:
         metrics["process.idle_cpu"] = shift_rule(
             "process.idle_cpu", "idle_cpu", idle, 2.0, floor=config.min_idle_cpu, unit="cores"
         )
+    latency = {}
     for name in LATENCY_SERIES:  # the probe runs alone, so every cycle's probe is comparable
         keep = standard if name.startswith("wave.") else [i >= warmup for i in range(len(samples))]
-        y = clean([v for v, k in zip(series(samples, name), keep, strict=True) if k])
+        cycles_of, y = points(samples, name, keep)
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "latency", y, config.min_latency_ratio)
+            latency[name] = cycles_of, y
+            lengths[name] = len(y)
 
     tested = [m for m in metrics.values() if m.p_value is not None]
     for metric, adjusted in zip(tested, holm([m.p_value or 1.0 for m in tested]), strict=True):
@@ -169,6 +194,13 @@ def analyze(
             metric.verdict = DEGRADED if metric.kind == "latency" else LEAK
         elif metric.practical:
             metric.reason += f"; not significant (Holm p={adjusted:.3g} >= {config.alpha})"
+    analysis.machine = machine_changes({name.removeprefix("control."): points(post, name) for name in CONTROL_SERIES},
+                                       config.machine_alpha)
+    idle = metrics.get("process.idle_cpu")
+    if idle is None or idle.verdict == PASS:  # a server spinning while idle slows the control too
+        for name, (cycles_of, y) in latency.items():
+            confound(metrics[name], cycles_of, y, analysis.machine, config)
+    analysis.too_short = too_short(metrics, lengths, len(post), config)
     analysis.attribution, fits = attribute(samples, warmup, metrics, config)
     analysis.attributed = sorted(fits)
     analysis.metrics = metrics
@@ -247,11 +279,10 @@ def overall(analysis: Analysis) -> str:
             for m in analysis.metrics.values()
         )
         return LEAK if hard else INCONCLUSIVE
-    if LEAK in kinds:
-        return LEAK
-    if DEGRADED in kinds:
-        return DEGRADED
-    return PASS
+    for verdict in (LEAK, DEGRADED, CONFOUNDED):
+        if verdict in kinds:
+            return verdict
+    return INCONCLUSIVE if analysis.too_short else PASS  # a test that could not fire is no evidence
 
 
 def available_signals(samples: list[CycleSample]) -> list[str]:

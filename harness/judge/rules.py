@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 PASS, LEAK, DEGRADED, INCONCLUSIVE = "pass", "leak", "degraded", "inconclusive"
+CONFOUNDED = "confounded"  # a latency change that came with a change of the machine (confound.py)
 
 
 @dataclass
@@ -27,6 +28,9 @@ class Config:
     growth_windows: int = 3
     max_failed_fraction: float = 0.5
     min_post_warmup_cycles: int = 4
+    # Finding a change of the machine only ever spares the server a latency verdict, so it is
+    # not made stricter by early stop's repeated looks (which divide `alpha`).
+    machine_alpha: float = 0.01
 
 
 def default_warmup(cycles: int) -> int:

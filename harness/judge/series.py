@@ -12,7 +12,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from harness.rundir.records import CycleSample, Probe, ProcessFigures, StepLatency
+from harness.rundir.records import Control, CycleSample, Probe, ProcessFigures, StepLatency
 
 PER_CLIENT_GAUGES = (
     "chat_clients",
@@ -51,6 +51,8 @@ PROCESS_LEVELS = ("open_fds", "threads", "close_wait")
 _PROCESS = {f.name for f in fields(ProcessFigures)}
 _PROBE = {f.name for f in fields(Probe)}
 _STEP = {f.name for f in fields(StepLatency)}
+_CONTROL = {f.name for f in fields(Control)}
+CONTROL_SERIES = tuple(f"control.{f.name}" for f in fields(Control))
 
 
 def _number(value: object) -> float | None:
@@ -68,6 +70,8 @@ def value(sample: CycleSample, name: str) -> float | None:
         return _number(getattr(sample.probe, rest))
     if section == "page" and rest:
         return sample.page.get(rest)
+    if section == "control" and rest in _CONTROL:
+        return _number(getattr(sample.control, rest)) if sample.control else None
     if section == "census" and rest:  # a group the census counted; absent from a census: none left
         return sample.census.groups.get(rest, 0.0) if sample.census is not None else None
     if section == "wave" and rest:
@@ -141,6 +145,13 @@ def census_names(samples: list[CycleSample]) -> list[str]:
         if sample.census is not None:
             names.update(dict.fromkeys(f"census.{group}" for group in sample.census.groups))
     return list(names)
+
+
+def points(samples: list[CycleSample], name: str, keep: list[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(cycle numbers, values) of the samples that have figure `name` (and are kept)."""
+    pairs = [(s.cycle, v) for i, s in enumerate(samples)
+             if (keep is None or keep[i]) and (v := value(s, name)) is not None]
+    return np.asarray([c for c, _ in pairs], dtype=float), np.asarray([v for _, v in pairs], dtype=float)
 
 
 def clean(values: list[float | None]) -> np.ndarray:

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from harness.judge.analysis import DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze
+from harness.judge.analysis import CONFOUNDED, DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze
 from harness.judge.early import Decision, EarlyStop
 from harness.judge.gate import Regression, baseline_metrics, compare
 from harness.judge.rules import warmup_of
 from harness.rundir.records import CycleSample, Run
 
-EXIT_CODES = {PASS: EXIT_PASS, LEAK: EXIT_FAIL, DEGRADED: EXIT_FAIL, INCONCLUSIVE: EXIT_INCONCLUSIVE}
+EXIT_CODES = {
+    PASS: EXIT_PASS, LEAK: EXIT_FAIL, DEGRADED: EXIT_FAIL, CONFOUNDED: EXIT_INCONCLUSIVE, INCONCLUSIVE: EXIT_INCONCLUSIVE,
+}
 WARMING_UP = "warming up"
 
 
@@ -27,9 +29,16 @@ class Judgement:
 
     @property
     def verdict(self) -> str:
-        if self.regressions and self.analysis.verdict == PASS:
+        verdict = self.analysis.verdict
+        if self.regressions and verdict in (PASS, CONFOUNDED):
+            metrics = self.analysis.metrics
+            # A latency ratio above the baseline's, in a run where the machine changed, is the machine's.
+            if self.analysis.machine and all(
+                r.metric in metrics and metrics[r.metric].kind == "latency" for r in self.regressions
+            ):
+                return CONFOUNDED
             return DEGRADED
-        return self.analysis.verdict
+        return verdict
 
     @property
     def exit_code(self) -> int:

@@ -19,6 +19,7 @@ import numpy as np
 from harness.errors import TargetError, WorkerLost
 from harness.load.client import ChatClient, SessionError
 from harness.load.design import WaveDesign
+from harness.observe.control import ControlMeter
 from harness.observe.sampler import Sampler
 from harness.rundir.records import CycleSample, Probe, RunStatus, Sessions, StepLatency
 from harness.rundir.store import SampleLog
@@ -99,6 +100,7 @@ class CycleDriver:
         log: SampleLog,
         on_cycle: Callable[[CycleSample], None] | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
+        control: ControlMeter | None = None,
     ) -> None:
         self.cycles = cycles
         self.design = design
@@ -108,6 +110,7 @@ class CycleDriver:
         self.log = log
         self.on_cycle = on_cycle
         self.stop_requested = stop_requested
+        self.control = control
         self.done = 0
 
     def run_cycle(self, cycle: int) -> CycleSample:
@@ -119,7 +122,7 @@ class CycleDriver:
         wave_s = time.time() - started
         quiet, waited = self.sampler.wait_quiet()
         observation = self.sampler.sample()
-        probe = self.probe()
+        probe, control = self.control.around(self.probe) if self.control else (self.probe(), None)
         return CycleSample(
             cycle=cycle,
             time=round(started, 3),
@@ -135,6 +138,7 @@ class CycleDriver:
             warnings=observation.warnings,
             page=dict(wave.figures),
             census=observation.census,
+            control=control,
         )
 
     def run(self) -> RunStatus:

@@ -154,13 +154,15 @@ class DriverGreenlet:
             BOARD.add(sample)
 
         distributed = isinstance(environment.runner, MasterRunner)
+        sampler = sampler_for(plan.target, options.settle_timeout,
+                              alloc_from=warmup_of(options.warmup, options.cycles) + 1)
         driver = CycleDriver(
             cycles=cycles,
             design=design_plan(options.scenario, plan.users, options.cycles, options.warmup, options.seed or 0),
             run_wave=self.distributed_wave if distributed else self.local_wave,
-            sampler=sampler_for(plan.target, options.settle_timeout,
-                                alloc_from=warmup_of(options.warmup, options.cycles) + 1),
+            sampler=sampler,
             probe=lambda: run_probe(plan.target.ws_url, options.reply_timeout),
+            control=sampler.control_meter(),
             log=SampleLog(plan.run_dir),
             on_cycle=on_cycle,
             stop_requested=lambda: self.stopping,

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.errors import TargetError
 from harness.observe.census import CensusClient, CensusError
+from harness.observe.control import ControlMeter
 from harness.rundir.records import Census, ProcessFigures, Target
 
 logger = logging.getLogger("harness.observe.sampler")
@@ -169,6 +170,10 @@ class Sampler:
             except psutil.NoSuchProcess:
                 pass
         return total
+
+    def control_meter(self) -> ControlMeter:
+        """The control series' meter, told the server's processes where this sampler has its pid."""
+        return ControlMeter(self.processes if self._process is not None else None)
 
     def process_figures(self) -> ProcessFigures | None:
         """RSS, fds, threads and TCP states of the server's process tree; CPU while idle."""

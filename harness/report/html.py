@@ -77,7 +77,7 @@ def context(j: Judgement, run_dir: Path) -> dict[str, Any]:
         "target": options.label if options else "?",
         "leaks": ", ".join(options.leaks) if options and options.leaks else "none",
         "findings": [{"name": m.name, "rate": rate(m), "reason": m.reason} for m in failing],
-        "reasons": a.reasons,
+        "reasons": a.reasons, "machine": a.machine_lines(), "too_short": a.too_short,
         "failures": a.failures, "failed": sum(a.failures.values()), "attempted": a.sessions,
         "regressions": [r.reason() for r in j.regressions],
         "baseline": str(j.baseline) if j.baseline else None,

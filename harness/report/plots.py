@@ -19,7 +19,8 @@ from harness.judge.analysis import Analysis, MetricResult
 from harness.judge.series import LATENCY_SERIES, rss_series, series
 from harness.rundir.records import CycleSample
 
-COLORS = {"pass": "tab:green", "leak": "tab:red", "degraded": "tab:orange", "inconclusive": "tab:gray"}
+COLORS = {"pass": "tab:green", "leak": "tab:red", "degraded": "tab:orange", "inconclusive": "tab:gray",
+          "confounded": "tab:purple"}
 
 
 def cycles_of(samples: list[CycleSample]) -> np.ndarray:
@@ -53,10 +54,35 @@ def trend(ax: Any, x: np.ndarray, metric: MetricResult | None, warmup: int, y: n
             color=COLORS[metric.verdict], linewidth=1.2, label=f"trend ({metric.verdict})")
 
 
+def machine_panel(ax: Any, samples: list[CycleSample], x: np.ndarray) -> None:
+    """The control series: the fixed workload and loopback timings (ms), other processes' cores."""
+    for name, label in (("control.cpu_ms", "fixed workload (ms)"), ("control.rtt_ms", "loopback round trip (ms)")):
+        y = values(samples, name)
+        if not np.all(np.isnan(y)):
+            ax.plot(x, y, marker=".", linewidth=1, label=label)
+    ax.set_ylabel("ms")
+    ax.grid(alpha=0.3)
+    others = values(samples, "control.others_cpu")
+    if not np.all(np.isnan(others)):
+        right = ax.twinx()
+        right.plot(x, others, color="0.4", marker=".", linewidth=1, label="other processes (cores)")
+        right.set_ylabel("cores busy elsewhere")
+        right.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("the machine: control series timed next to the probe")
+
+
 def latency_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -> None:
     x = cycles_of(samples)
-    fig, (probe_ax, wave_ax) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    controlled = any(sample.control is not None for sample in samples)
+    fig, axes = plt.subplots(3 if controlled else 2, 1, figsize=(10, 9.5 if controlled else 7), sharex=True)
+    probe_ax, wave_ax = axes[0], axes[1]
     verdicts = {k: m.verdict for k, m in analysis.metrics.items() if m.kind == "latency"}
+    if controlled:
+        machine_panel(axes[2], samples, x)
+    for ax in axes:
+        for change in analysis.machine:
+            ax.axvline(change.at - 0.5, color=COLORS["confounded"], linestyle=":", linewidth=1.5)
     for ax, prefix in ((probe_ax, "probe."), (wave_ax, "wave.")):
         shade_warmup(ax, analysis.warmup)
         for name in LATENCY_SERIES:
@@ -74,7 +100,7 @@ def latency_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -
         ax.legend(fontsize=8, loc="upper left")
     probe_ax.set_title("probe: one fresh client alone on the quiet server after each wave")
     wave_ax.set_title("wave sessions: p50 / p95 per cycle")
-    wave_ax.set_xlabel("cycle")
+    axes[-1].set_xlabel("cycle" + ("; dotted: the machine changed" if analysis.machine else ""))
     worst = overall_of(verdicts)
     fig.suptitle(f"Reply latency vs cycle: {worst.upper()}", color=COLORS[worst], fontweight="bold")
     fig.tight_layout()
@@ -83,7 +109,7 @@ def latency_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -
 
 
 def overall_of(verdicts: dict[str, str]) -> str:
-    for level in ("leak", "degraded"):
+    for level in ("leak", "degraded", "confounded"):
         if level in verdicts.values():
             return level
     return "pass" if verdicts else "inconclusive"

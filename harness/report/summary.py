@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.judge.analysis import DEGRADED, LEAK
+from harness.judge.analysis import CONFOUNDED, DEGRADED, LEAK
 from harness.judge.verdict import Judgement
 from harness.options import BEHAVIOURS
 from harness.report.behaviours import blamed
@@ -60,7 +60,10 @@ def headline(j: Judgement) -> str:
         caught.append(f"... and {len(census) - HEADLINE_CENSUS} more census groups that grew (summary.md)")
     caught += [r.reason() for r in j.regressions]
     lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in a.reasons)]
+    lines += [f"  ~ {line}" for line in a.machine_lines()]
+    lines += [f"  ? {line}" for line in a.too_short]
     return "\n".join(lines)
+
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -81,6 +84,10 @@ def markdown(j: Judgement) -> str:
     ]
     if a.reasons:
         out += ["**Why this run cannot pass:**", "", *(f"- {r}" for r in a.reasons), ""]
+    if a.machine:
+        out += ["**The machine's speed changed (control series):**", "", *(f"- {line}" for line in a.machine_lines()), ""]
+    if a.too_short:
+        out += ["**Too short to judge:**", "", *(f"- {line}" for line in a.too_short), ""]
     if a.failures:
         out += [f"**Sessions that failed:** {sum(a.failures.values())} of {a.sessions} "
                 f"({', '.join(f'{reason} x{n}' for reason, n in a.failures.items())}).", ""]
@@ -117,8 +124,9 @@ def junit(j: Judgement) -> str:
         failures=str(len(j.analysis.failing()) + len(j.regressions) + len(blamed(j.analysis))),
     )
     run_case = ET.SubElement(suite, "testcase", classname="harness.run", name="run is conclusive")
-    if j.analysis.reasons:
-        ET.SubElement(run_case, "error", message="; ".join(j.analysis.reasons))
+    unsure = j.analysis.reasons + j.analysis.too_short + [m.reason for m in j.analysis.confounded()]
+    if unsure:
+        ET.SubElement(run_case, "error", message="; ".join(unsure))
     regressed = {r.metric: r for r in j.regressions}
     blame = blamed(j.analysis)
     for behaviour in BEHAVIOURS if j.analysis.attribution is None else ():
@@ -130,6 +138,8 @@ def junit(j: Judgement) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"harness.{m.kind}", name=m.name)
         if m.verdict in (LEAK, DEGRADED):
             ET.SubElement(case, "failure", message=m.reason, type=m.verdict)
+        elif m.verdict == CONFOUNDED:
+            ET.SubElement(case, "skipped", message=m.reason)
         elif m.name in regressed:
             ET.SubElement(case, "failure", message=regressed[m.name].reason(), type="regression")
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)

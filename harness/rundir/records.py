@@ -84,6 +84,17 @@ class Probe:
 
 
 @dataclass
+class Control:
+    """The machine's own speed next to the probe, timed in the harness process (the control
+    series): a fixed CPU-bound workload, a loopback round trip, and the cores busy outside
+    the server and the harness over the cycle. A change here is the machine's, not the server's."""
+
+    cpu_ms: float | None = None
+    rtt_ms: float | None = None
+    others_cpu: float | None = None
+
+
+@dataclass
 class ProcessFigures:
     """The server's process tree seen by psutil after quiesce."""
 
@@ -161,6 +172,7 @@ class CycleSample:
     page: dict[str, float] = field(default_factory=dict)  # the chat page's own figures
     census: Census | None = None  # inside the server, where the census agent runs
     composition: dict[str, int] = field(default_factory=dict)  # sessions per behaviour in this wave
+    control: Control | None = None  # the machine's speed this cycle (observe/control.py)
 
     def step(self, name: str) -> StepLatency | None:
         """The wave's latencies of one step, or None when no session timed it."""
@@ -186,6 +198,8 @@ class CycleSample:
             data["census"] = self.census.to_dict()
         if self.composition:
             data["composition"] = dict(self.composition)
+        if self.control is not None:
+            data["control"] = asdict(self.control)
         return data
 
     def to_json(self) -> str:
@@ -203,6 +217,7 @@ class CycleSample:
             quiesce = _object(data.get("quiesce") or {}, "'quiesce'")
             probe = _object(data.get("probe") or {}, "'probe'")
             process = _object(data.get("process") or {}, "'process'")
+            control = _object(data.get("control") or {}, "'control'")
             return cls(
                 cycle=int(data["cycle"]),
                 sessions=Sessions(
@@ -231,6 +246,7 @@ class CycleSample:
                 page=_figures(data.get("page") or {}, "'page'"),
                 census=Census.from_dict(data["census"]) if data.get("census") else None,
                 composition={str(k): int(v) for k, v in _object(data.get("composition") or {}, "'composition'").items()},
+                control=Control(**{f.name: _number(control, f.name) for f in fields(Control)}) if control else None,
             )
         except (TypeError, AttributeError) as exc:
             raise RecordError(f"malformed cycle sample ({exc})") from None

@@ -30,9 +30,12 @@ def make_lines(
     seed: int = 0,
     failed: Callable[[int], int] = lambda t: 0,
     probe_ok: Callable[[int], bool] = lambda t: True,
+    wave: Shape | None = None,
+    control: dict[str, Shape] | None = None,
 ) -> list[CycleSample]:
     """Lines with heavy-tailed (Student t, df=2) noise of relative size `noise` on the
-    continuous figures; counters stay integers."""
+    continuous figures; counters stay integers. `wave` shapes the waves' reply latency
+    (else it follows the probe's), `control` the machine's figures (cpu_ms, rtt_ms, others_cpu)."""
     rng = np.random.default_rng(seed)
 
     def jitter(value: float) -> float:
@@ -58,7 +61,7 @@ def make_lines(
                     "failed": failed(t),
                     "failures": {"reply timeout": failed(t)} if failed(t) else {},
                 },
-                "latency": {"reply": {"p50": jitter(probe(t)) * 2, "p95": jitter(probe(t)) * 3}},
+                "latency": {"reply": {"p50": jitter((wave or probe)(t)) * 2, "p95": jitter((wave or probe)(t)) * 3}},
                 "probe": {
                     "ok": ok,
                     "reply_ms": reply if ok else None,
@@ -73,6 +76,7 @@ def make_lines(
                     "close_wait": 0.0,
                     "idle_cpu": idle_cpu(t),
                 },
+                "control": {name: jitter(shape(t)) for name, shape in (control or {}).items()},
             }
         )
     return [CycleSample.from_dict(line) for line in lines]

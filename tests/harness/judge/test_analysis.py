@@ -210,12 +210,13 @@ def test_measured_allocator_warmup_is_not_a_leak() -> None:
 
 
 def test_memory_needs_enough_cycles() -> None:
-    """A short run leaves memory unjudged (inconclusive for that metric only)."""
+    """A short run leaves memory unjudged, and says so: the run is too short, not a pass."""
     lines = make_lines(cycles=12, rss=lambda t: 30 * MiB + t * MiB)
     result = analyze(lines)
     assert result.metrics["memory.rss"].verdict == INCONCLUSIVE
     assert "too few" in result.metrics["memory.rss"].reason
-    assert result.verdict == PASS
+    assert result.verdict == INCONCLUSIVE
+    assert result.too_short[0].startswith("too short to judge memory.rss: needs 22 cycles")
 
 
 def test_the_live_judge_takes_each_cycle_once() -> None:
