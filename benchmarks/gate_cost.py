@@ -51,6 +51,8 @@ def write_run(path: Path, cycles: int, seed: int = 1) -> None:
                                       "tasks:Server.serve @ server/app.py:1": 1.0,
                                       "entries:ChatState.client_contexts": 0.0}},
                 "composition": composition,
+                "control": {"cpu_ms": 1.0 + rng.normal(0, 0.1), "rtt_ms": 0.02 + rng.normal(0, 0.002),
+                            "others_cpu": abs(rng.normal(0.02, 0.02))},
             }
             fh.write(CycleSample.from_dict(data).to_json() + "\n")
     write_status(path, RunStatus("finished", f"{cycles} cycles", cycles_done=cycles, cycles_asked=cycles))

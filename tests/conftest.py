@@ -82,3 +82,11 @@ def browser() -> Iterator[object]:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+def assert_clean_but_too_short(summary: dict) -> None:
+    """A short run of a clean server: nothing failed and nothing else went wrong, but memory
+    cannot be judged in so few cycles, so the verdict is inconclusive (exit 3), never a pass."""
+    assert summary["verdict"] == "inconclusive", (summary["verdict"], summary["caught_by"])
+    assert summary["caught_by"] == [] and summary["reasons"] == [], summary["reasons"]
+    assert [line.partition(":")[0] for line in summary["too_short"]] == ["too short to judge memory.rss"]

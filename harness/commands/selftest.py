@@ -158,9 +158,7 @@ def record(row: Row, judgement: Judgement, cycles: int) -> None:
             decision = decision_cycle(judgement.run.samples, cycles)
             decided = decision.cycle if decision else len(judgement.run.samples)
         row.cycles_to_detect.append(int(decided))
-        first = judgement.analysis.failing()
-        if first:
-            row.caught_by[first[0].name] += 1
+        row.caught_by.update(m.name for m in judgement.analysis.failing())
     elif verdict == "inconclusive":
         row.inconclusive += 1
 

@@ -129,7 +129,8 @@ def analyze(
     """Judge one run from its samples (and the driver's status, if any)."""
     config = config or Config()
     cycles = len(samples)
-    planned = (status.cycles_asked if status else None) or cycles  # a run stopped early keeps its warm-up
+    # A run stopped early, or judged live, keeps the warm-up of the run that was planned.
+    planned = (status.cycles_asked if status else None) or config.planned_cycles or cycles
     warmup = warmup_of(config.warmup, planned)
     post = samples[warmup:]
     attempted = [sample.sessions.attempted for sample in post] or [0]

@@ -27,6 +27,7 @@ MIN_JUDGED = 6  # cycles a stretch needs before a latency signal is judged withi
 # timings, cores for the load of other processes.
 MIN_RATIO = {"cpu_ms": 1.25, "rtt_ms": 1.5}
 MIN_CORES = 0.3
+DRIFT_ALPHA = 0.01  # a side of the change that trends this significantly makes it a drift, not a step
 LABELS = {"cpu_ms": "the fixed workload", "rtt_ms": "the loopback round trip", "others_cpu": "other processes' CPU"}
 
 
@@ -86,7 +87,7 @@ def changes_of(figure: str, cycles: np.ndarray, y: np.ndarray, alpha: float) -> 
         before, after = float(np.median(part[:k])), float(np.median(part[k:]))
         if p >= alpha or not practical(figure, before, after):
             continue
-        flat = all(mann_kendall_p(side) >= alpha and mann_kendall_p(-side) >= alpha
+        flat = all(mann_kendall_p(side) >= DRIFT_ALPHA and mann_kendall_p(-side) >= DRIFT_ALPHA
                    for side in (part[:k], part[k:]) if len(side) >= 3)
         found.append(MachineChange(int(cycles[lo + k]), figure, before, after, p, "step" if flat else "drift"))
         stack += [(lo, lo + k), (lo + k, hi)]

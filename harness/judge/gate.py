@@ -6,6 +6,7 @@ so only those are compared.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,29 @@ class Regression:
             f"{self.metric}: {self.what} {self.current:.3g} is worse than the baseline's "
             f"{self.baseline:.3g} by more than {self.margin:g}"
         )
+
+
+def what_ran(run: dict[str, Any]) -> tuple[str, str]:
+    """(target, scenario) of a summary's or run.json's run section; a URL's port is left out,
+    as a server on port 0 gets another one every run."""
+    target = str(run.get("target") or "?")
+    target = re.sub(r"^(wss?://[^/:]+):\d+", r"\1", target)
+    return target, str(run.get("scenario") or "?")
+
+
+def baseline_mismatch(current: dict[str, Any], summary: dict[str, Any], path: object) -> str | None:
+    """Why a baseline summary cannot be compared with this run, or None. Ratios carry over
+    between machines, not between targets or client behaviours."""
+    theirs = summary.get("run")
+    if not isinstance(theirs, dict) or not isinstance(summary.get("metrics"), dict):
+        return f"baseline {path} is not a summary.json of a run (no 'run' or 'metrics'): not compared"
+    if not current:
+        return None
+    mine, base = what_ran(current), what_ran(theirs)
+    if mine != base:
+        return (f"baseline {path} is of another run: target {base[0]!r}, scenario {base[1]!r}; this run is "
+                f"target {mine[0]!r}, scenario {mine[1]!r}: not compared (record a baseline of this target)")
+    return None
 
 
 def baseline_metrics(summary: dict[str, Any]) -> dict[str, MetricResult]:

@@ -10,7 +10,7 @@ healthy: its signal is named "too short to judge", with the cycles it would need
 from __future__ import annotations
 
 from functools import lru_cache
-from math import comb
+from math import exp, lgamma
 
 import numpy as np
 
@@ -26,8 +26,9 @@ def best_p(n: int) -> float:
     if n < 3:
         return 1.0
     size = max(3, n // 3)
-    windows = 1.0 / comb(2 * size, size) if 2 * size <= n else 1.0
-    return min(1.0, 2 * min(windows, mann_kendall_p(np.arange(n, dtype=float))))
+    windows = exp(2 * lgamma(size + 1) - lgamma(2 * size + 1)) if 2 * size <= n else 1.0  # 1 / C(2w, w)
+    trend = mann_kendall_p(np.arange(n, dtype=float)) if n <= 200 else 0.0  # far below any alpha by then
+    return min(1.0, 2 * min(windows, trend))
 
 
 def points_needed(signals: int, alpha: float) -> int:

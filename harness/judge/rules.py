@@ -18,6 +18,7 @@ class Config:
     """Thresholds of the verdicts; every default is documented in the README."""
 
     warmup: int | None = None
+    planned_cycles: int | None = None  # of a live run, whose default warm-up follows what was planned
     alpha: float = 0.01
     min_latency_ratio: float = 1.25
     min_memory_bytes_per_session: float = 8 * 1024
@@ -28,9 +29,11 @@ class Config:
     growth_windows: int = 3
     max_failed_fraction: float = 0.5
     min_post_warmup_cycles: int = 4
-    # Finding a change of the machine only ever spares the server a latency verdict, so it is
+    # Finding a change of the machine only spares the server a latency verdict that does not
+    # also show within a stretch of constant speed, so it is tested more leniently (Pettitt's
+    # p is conservative, and a step near the run's ends gives it few cycles on one side) and
     # not made stricter by early stop's repeated looks (which divide `alpha`).
-    machine_alpha: float = 0.01
+    machine_alpha: float = 0.05
 
 
 def default_warmup(cycles: int) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
 from harness.judge.analysis import CONFOUNDED, DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze
 from harness.judge.early import Decision, EarlyStop
-from harness.judge.gate import Regression, baseline_metrics, compare
+from harness.judge.gate import Regression, baseline_metrics, baseline_mismatch, compare
 from harness.judge.rules import warmup_of
 from harness.rundir.records import CycleSample, Run
 
@@ -26,10 +26,13 @@ class Judgement:
     analysis: Analysis
     regressions: list[Regression] = field(default_factory=list)
     baseline: Path | None = None
+    baseline_refused: str | None = None  # why the baseline was not compared (another target...)
 
     @property
     def verdict(self) -> str:
         verdict = self.analysis.verdict
+        if self.baseline_refused and verdict == PASS:  # a gate that could not compare did not pass
+            return INCONCLUSIVE
         if self.regressions and verdict in (PASS, CONFOUNDED):
             metrics = self.analysis.metrics
             # A latency ratio above the baseline's, in a run where the machine changed, is the machine's.
@@ -58,6 +61,7 @@ class Judgement:
         data["gate"] = {
             "baseline": str(self.baseline) if self.baseline else None,
             "regressions": [r.reason() for r in self.regressions],
+            "refused": self.baseline_refused,
         }
         return data
 
@@ -71,7 +75,10 @@ def judge(
     """Judge a whole run; `baseline` is a saved summary.json to gate against."""
     judgement = Judgement(run, analyze(run.samples, config, run.status), baseline=baseline_path)
     if baseline is not None:
-        judgement.regressions = compare(judgement.analysis.metrics, baseline_metrics(baseline))
+        current = run.meta.to_dict() if run.meta else {}
+        judgement.baseline_refused = baseline_mismatch(current, baseline, baseline_path)
+        if judgement.baseline_refused is None:
+            judgement.regressions = compare(judgement.analysis.metrics, baseline_metrics(baseline))
     return judgement
 
 
@@ -102,5 +109,5 @@ class Judge:
         warmup = warmup_of(self.config.warmup, self.planned or len(self.samples))
         if len(self.samples) < warmup + self.config.min_post_warmup_cycles:
             return None
-        return analyze(self.samples, replace(self.config, warmup=warmup))
+        return analyze(self.samples, replace(self.config, planned_cycles=self.planned or len(self.samples)))
 

@@ -79,7 +79,7 @@ def context(j: Judgement, run_dir: Path) -> dict[str, Any]:
         "findings": [{"name": m.name, "rate": rate(m), "reason": m.reason} for m in failing],
         "reasons": a.reasons, "machine": a.machine_lines(), "too_short": a.too_short,
         "failures": a.failures, "failed": sum(a.failures.values()), "attempted": a.sessions,
-        "regressions": [r.reason() for r in j.regressions],
+        "regressions": [r.reason() for r in j.regressions], "refused": j.baseline_refused,
         "baseline": str(j.baseline) if j.baseline else None,
         "signals": a.signals,
         "charts": [{"title": title, "alt": alt, "src": data_uri(run_dir / name)}

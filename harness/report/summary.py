@@ -59,7 +59,8 @@ def headline(j: Judgement) -> str:
     if len(census) > HEADLINE_CENSUS:
         caught.append(f"... and {len(census) - HEADLINE_CENSUS} more census groups that grew (summary.md)")
     caught += [r.reason() for r in j.regressions]
-    lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in a.reasons)]
+    refused = [j.baseline_refused] if j.baseline_refused else []
+    lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in [*a.reasons, *refused])]
     lines += [f"  ~ {line}" for line in a.machine_lines()]
     lines += [f"  ? {line}" for line in a.too_short]
     return "\n".join(lines)
@@ -93,6 +94,8 @@ def markdown(j: Judgement) -> str:
                 f"({', '.join(f'{reason} x{n}' for reason, n in a.failures.items())}).", ""]
     if j.regressions:
         out += [f"**Worse than baseline `{j.baseline}`:**", "", *(f"- {r.reason()}" for r in j.regressions), ""]
+    if j.baseline_refused:
+        out += [f"**Baseline not compared:** {j.baseline_refused}", ""]
     census = overview(j)
     if census is not None:
         out += ["**Inside the server (census):**", "", *(f"- {line}" for line in census.lines())]

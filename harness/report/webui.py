@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.judge.analysis import Analysis, analyze
+from harness.judge.early import looks_at
 from harness.judge.rules import census_label
 from harness.judge.series import PER_CLIENT_GAUGES, rate_series, rss_series, series
 from harness.judge.series import value as value_of
@@ -77,14 +78,19 @@ class LeaksBoard:
         self.analysis: Analysis | None = None
         self.finished = False
         self._rows: list[dict[str, Any]] = []
+        self._looked = 0
 
     def add(self, sample: CycleSample) -> None:
         self.judge.add(sample)
-        self.analysis = self.judge.analysis_so_far()
+        n = len(self.judge.samples)
+        if self.analysis is None or looks_at(n, self._looked):  # a soak's tab re-judges every n/100 cycles
+            self._looked = n
+            self.analysis = self.judge.analysis_so_far()
         self._rows.append(row_of(sample, self.analysis.verdict if self.analysis else WARMING_UP))
 
     def finish(self) -> None:
         self.finished = True
+        self.analysis = self.judge.analysis_so_far()  # the last cycles, whatever the schedule
 
     def data(self) -> dict[str, Any]:
         """What /leaks/data answers: everything the tab draws."""
@@ -115,7 +121,8 @@ class LeaksBoard:
             "planned": self.judge.planned,
             "finished": self.finished,
             "warmup": self.analysis.warmup if self.analysis else len(samples),
-            "findings": [{"name": m.name, "text": m.reason, "by_behaviour": m.by_behaviour} for m in failing],
+            "findings": [{"name": m.name, "text": m.reason, "by_behaviour": m.by_behaviour} for m in failing]
+            + notes(self.analysis),
             "cycles": cycles,
             "charts": charts,
             "columns": columns,
@@ -146,6 +153,20 @@ class LeaksBoard:
             target = Path(tmp) / name
             FIGURES[name](samples, analyze(samples), target)
             return target.read_bytes()
+
+
+def notes(analysis: Analysis | None) -> list[dict[str, Any]]:
+    """What keeps a run without findings from passing, as findings the tab lists: the
+    verdicts a change of the machine took from the server, and the signals too short to judge."""
+    if analysis is None:
+        return []
+    out = [{"name": f"machine {i}" if i else "machine", "text": change.describe()}
+           for i, change in enumerate(analysis.machine)]
+    out += [{"name": m.name, "text": f"confounded: {m.reason}"} for m in analysis.confounded()]
+    for line in analysis.too_short:
+        signal, _, rest = line.removeprefix("too short to judge ").partition(": ")
+        out.append({"name": signal, "text": f"too short to judge: {rest}"})
+    return out
 
 
 def flatten(line: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -301,3 +301,19 @@ def test_a_short_run_whose_probe_doubles_steadily_is_not_a_pass():
     result = analyze(lines)
     assert result.metrics["probe.reply_ms"].verdict == DEGRADED
     assert result.verdict != PASS
+
+
+def test_looks_thin_out_beyond_a_hundred_cycles() -> None:
+    """Early stop looks after each of the first 100 cycles, then every n/100: a 10,000-cycle
+    soak is judged about 100 * (1 + ln 100) = 560 times (615 with rounding), not 10,000, and
+    never more than 1% of the run after a cycle."""
+    from harness.judge.early import looks_at
+
+    looks, last = [], 0
+    for cycle in range(1, 10_001):
+        if looks_at(cycle, last):
+            looks.append(cycle)
+            last = cycle
+    assert looks[:100] == list(range(1, 101))
+    assert len(looks) == 615
+    assert all(b - a <= max(1, b // 100) for a, b in zip(looks, looks[1:]))

@@ -19,18 +19,18 @@ pytestmark = pytest.mark.integration
 
 
 def test_two_workers_pass_the_fixed_server(tmp_path: Path) -> None:
-    """20 cycles on 2 workers: exactly 20 lines of U=10 completed sessions, and a pass;
+    """22 cycles on 2 workers: exactly 22 lines of U=10 completed sessions, and a pass;
     both workers ran sessions."""
     out = tmp_path / "fixed"
-    assert main(["run", "--cycles", "20", "--workers", "2", "--out", str(out)]) == EXIT_PASS
+    assert main(["run", "--cycles", "22", "--workers", "2", "--out", str(out)]) == EXIT_PASS
     samples = load_run(out).samples
-    assert [s.cycle for s in samples] == list(range(1, 21))
+    assert [s.cycle for s in samples] == list(range(1, 23))
     assert all(s.sessions.attempted == s.sessions.completed == sum(s.composition.values()) in (0, 10)
                for s in samples)
     busy = max(s.cycle for s in samples if s.sessions.attempted)  # not a probe-only wave
     for worker in ("worker-1.log", "worker-2.log"):
         assert f"cycle {busy}: ran 5 of 5 sessions (0 failed)" in (out / worker).read_text()
-    assert sum(1 for _ in (out / "samples.jsonl").open()) == 20
+    assert sum(1 for _ in (out / "samples.jsonl").open()) == 22
 
 
 def test_two_workers_catch_the_tasks_fault(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.errors import EXIT_INCONCLUSIVE
 from harness.rundir.store import load_run
 from harness.target.process import free_port, port_open
 
@@ -86,13 +87,15 @@ def test_leaks_tab_is_live_newest_first_and_fits(browser, ui) -> None:
     assert f"cycle {CYCLES} of {CYCLES}, finished" in headlines[-1], headlines
     assert len(headlines) > 3, f"the headline should change as cycles arrive: {headlines}"
     assert len(points) > 2 and points == sorted(points), f"the chart should gain points: {points}"
-    assert any(h.startswith("WARMING UP") for h in headlines) and headlines[-1].startswith("PASS"), headlines
+    # 15 cycles cannot judge memory: the tab says so, and the run is inconclusive, not a pass.
+    assert any(h.startswith("WARMING UP") for h in headlines) and headlines[-1].startswith("INCONCLUSIVE"), headlines
+    assert "too short to judge: needs 22 cycles" in headlines[-1], headlines[-1]
     rows = page.locator("[data-testid=leaks-table] tbody tr")
     assert rows.count() == CYCLES and rows.last.inner_text().split("\t")[0] == "1", rows.all_inner_texts()
     link = page.get_by_role("link", name="Open report.html")
     report = urllib.request.urlopen(url + "/leaks/report.html").read().decode()
     assert link.count() == 1, headlines
-    assert '<h1 id="verdict">PASS</h1>' in report
+    assert '<h1 id="verdict">INCONCLUSIVE</h1>' in report
     assert errors == [], errors
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "leaks-tab.png"))
@@ -103,4 +106,4 @@ def test_leaks_tab_is_live_newest_first_and_fits(browser, ui) -> None:
     os.kill(proc.pid, signal.SIGINT)
     assert proc.wait(60) == 0
     assert len(load_run(out).samples) == CYCLES
-    assert main(["gate", str(out)]) == 0
+    assert main(["gate", str(out)]) == EXIT_INCONCLUSIVE
