@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,10 +28,21 @@ from pathlib import Path
 from harness.commands.run import run
 from harness.commands.selftest import CpuHog
 from harness.options import RunOptions
+from harness.target.children import spawn, stop_group
+
+STEP_CODE = """
+import time
+time.sleep({at})
+end = time.monotonic() + {length}
+while time.monotonic() < end:
+    pass
+"""
 
 
 @contextlib.contextmanager
 def machine(kind: str, step_at: float, step_for: float) -> Iterator[None]:
+    """The machine of one set. The step's hog is started here, in this thread (a child tied
+    to its parent's life dies with the thread that started it), and waits for its moment."""
     if kind == "quiet":
         yield
         return
@@ -38,29 +50,11 @@ def machine(kind: str, step_at: float, step_for: float) -> Iterator[None]:
         with CpuHog():
             yield
         return
-    hog = CpuHog()
-    lock = threading.Lock()
-    stopped = threading.Event()
-
-    def start() -> None:
-        with lock:
-            if not stopped.is_set():
-                hog.__enter__()
-
-    def stop() -> None:
-        with lock:
-            stopped.set()
-            hog.__exit__()
-
-    timers = [threading.Timer(step_at, start), threading.Timer(step_at + step_for, stop)]
-    for timer in timers:
-        timer.start()
+    proc = spawn([sys.executable, "-c", STEP_CODE.format(at=step_at, length=step_for)])
     try:
         yield
     finally:
-        for timer in timers:
-            timer.cancel()
-        stop()
+        stop_group(proc, ((signal.SIGKILL, 5.0),))
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from typing import Any
 
 from harness.commands.run import run
 from harness.judge.early import decision_cycle
-from harness.judge.verdict import Judgement
 from harness.judge.rules import warmup_of
+from harness.judge.verdict import Judgement
 from harness.options import RunOptions
 from harness.rundir.records import CycleSample
 from harness.target.children import spawn, stop_group

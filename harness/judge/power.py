@@ -79,11 +79,13 @@ def plan_note(cycles: int, config: Config | None = None, signals: int = PLANNED_
     if best_p(post) * signals < config.alpha:
         lines.append(f"latency and rate trends from x{config.min_latency_ratio:g} (Holm over ~{signals} signals)")
     else:
-        lines.append(f"too short to judge latency trends: needs {cycles_needed(points_needed(signals, config.alpha), config.warmup)} cycles")
+        need = cycles_needed(points_needed(signals, config.alpha), config.warmup)
+        lines.append(f"too short to judge latency trends: needs {need} cycles")
     if post >= config.min_memory_cycles:
         lines.append(f"memory from {config.min_memory_bytes_per_session / 1024:g} KiB per session and "
                      f"{config.min_memory_late_bytes / 2**20:g} MiB in the later half")
     else:
-        lines.append(f"too short to judge memory: needs {cycles_needed(config.min_memory_cycles, config.warmup)} cycles")
+        need = cycles_needed(config.min_memory_cycles, config.warmup)
+        lines.append(f"too short to judge memory: needs {need} cycles")
     lines.append(f"counters from 1 left per cycle over the last {config.residue_cycles}")
     return f"{cycles} cycles ({warmup} warm-up) can judge: " + "; ".join(lines)

@@ -67,6 +67,7 @@ def busy_seconds() -> float:
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU seconds of these processes (those gone meanwhile count 0)."""
     total = 0.0
     for process in processes:
         try:

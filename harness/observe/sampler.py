@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.errors import TargetError
 from harness.observe.census import CensusClient, CensusError
-from harness.observe.control import ControlMeter
+from harness.observe.control import ControlMeter, cpu_seconds
 from harness.rundir.records import Census, ProcessFigures, Target
 
 logger = logging.getLogger("harness.observe.sampler")
@@ -162,14 +162,7 @@ class Sampler:
             raise TargetError(f"server process {self.pid} is gone") from None
 
     def cpu_seconds(self) -> float:
-        total = 0.0
-        for proc in self.processes():
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return cpu_seconds(self.processes())
 
     def control_meter(self) -> ControlMeter:
         """The control series' meter, told the server's processes where this sampler has its pid."""

@@ -86,7 +86,8 @@ def markdown(j: Judgement) -> str:
     if a.reasons:
         out += ["**Why this run cannot pass:**", "", *(f"- {r}" for r in a.reasons), ""]
     if a.machine:
-        out += ["**The machine's speed changed (control series):**", "", *(f"- {line}" for line in a.machine_lines()), ""]
+        out += ["**The machine's speed changed (control series):**", "",
+                *(f"- {line}" for line in a.machine_lines()), ""]
     if a.too_short:
         out += ["**Too short to judge:**", "", *(f"- {line}" for line in a.too_short), ""]
     if a.failures:

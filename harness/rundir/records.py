@@ -245,7 +245,8 @@ class CycleSample:
                 warnings=[str(w) for w in data.get("warnings") or []],
                 page=_figures(data.get("page") or {}, "'page'"),
                 census=Census.from_dict(data["census"]) if data.get("census") else None,
-                composition={str(k): int(v) for k, v in _object(data.get("composition") or {}, "'composition'").items()},
+                composition={str(k): int(v)
+                             for k, v in _object(data.get("composition") or {}, "'composition'").items()},
                 control=Control(**{f.name: _number(control, f.name) for f in fields(Control)}) if control else None,
             )
         except (TypeError, AttributeError) as exc:

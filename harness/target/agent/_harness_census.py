@@ -20,7 +20,6 @@ Python 3.10+ server's own environment.
 
 import concurrent.futures
 import gc
-import json
 import os
 import re
 import site

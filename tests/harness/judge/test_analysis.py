@@ -316,4 +316,4 @@ def test_looks_thin_out_beyond_a_hundred_cycles() -> None:
             last = cycle
     assert looks[:100] == list(range(1, 101))
     assert len(looks) == 615
-    assert all(b - a <= max(1, b // 100) for a, b in zip(looks, looks[1:]))
+    assert all(b - a <= max(1, b // 100) for a, b in zip(looks, looks[1:], strict=False))

@@ -44,4 +44,5 @@ def test_a_baseline_of_another_target_is_refused_and_the_run_is_not_a_pass() -> 
 def test_a_file_that_is_no_summary_is_refused_by_name() -> None:
     judgement = judge(Run(Path("now"), make_lines(), meta=RunMeta(RunOptions())), baseline={"samples": []},
                       baseline_path=Path("x.json"))
-    assert judgement.baseline_refused == "baseline x.json is not a summary.json of a run (no 'run' or 'metrics'): not compared"
+    assert judgement.baseline_refused == (
+        "baseline x.json is not a summary.json of a run (no 'run' or 'metrics'): not compared")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_USAGE
 from harness.rundir.store import load_run
 from harness.target.process import CommandServer, ServerProcess
 from tests.conftest import assert_clean_but_too_short
