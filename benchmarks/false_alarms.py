@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import signal
 import statistics
 import sys
@@ -65,6 +66,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["quiet", "hog", "step"], choices=["quiet", "hog", "step"])
     parser.add_argument("--step-at", type=float, default=12.0)
     parser.add_argument("--step-for", type=float, default=60.0)
+    parser.add_argument("--keep", type=Path, default=Path("reports/false-alarms"),
+                        help="where the run directories of runs that did not pass are copied")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.sets:
@@ -77,6 +80,8 @@ def main() -> None:
                     judgement = run(options, lambda message: None)
                 seconds.append(time.monotonic() - started)
                 verdicts[judgement.verdict] += 1
+                if judgement.verdict != "pass":
+                    shutil.copytree(options.out, args.keep / options.out.name, dirs_exist_ok=True)
                 caught = ", ".join(m.name for m in judgement.analysis.failing()[:2])
                 changes = "; ".join(c.describe() for c in judgement.analysis.machine)
                 print(f"{kind} {r}/{args.repeat}: {judgement.verdict} (exit {judgement.exit_code}) "

@@ -13,6 +13,7 @@ import pytest
 from harness.cli import main
 from harness.commands.run import run
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from harness.judge.series import PER_CLIENT_GAUGES
 from harness.options import RunOptions
 from harness.rundir.store import load_run
 from tests.conftest import assert_clean_but_too_short
@@ -31,7 +32,9 @@ def summary(out: Path) -> dict:
 
 def test_fixed_server_passes_and_writes_every_report(tmp_path: Path) -> None:
     """The fixed server passes 22 cycles (the fewest that judge memory too); every report file
-    is written; samples have one line per cycle with U sessions each and a probe latency."""
+    is written; samples have one line per cycle with U sessions each (or none in a probe-only
+    wave), per-client gauges 0 after every wave, a probe latency, and every behaviour of the
+    mix exercised."""
     out = tmp_path / "fixed"
     assert main(["run", "--cycles", "22", "--out", str(out)]) == EXIT_PASS
     for name in REPORT_FILES:
@@ -44,6 +47,11 @@ def test_fixed_server_passes_and_writes_every_report(tmp_path: Path) -> None:
     assert samples[0].composition == {"abrupt_drop": 1, "audio_drop": 1, "clean_close": 2, "interrupt_close": 1,
                                       "midreply_close": 2, "page_session": 2, "reconnect_storm": 1}
     assert all(s.probe.ok and s.probe.reply_ms > 0 for s in samples)
+    for sample in samples:
+        assert {g: sample.server[g] for g in PER_CLIENT_GAUGES} == dict.fromkeys(PER_CLIENT_GAUGES, 0.0)
+    last = samples[-1].server
+    assert last["chat_disconnects_total{kind=abrupt}"] > 0 and last["chat_turns_cancelled_on_disconnect_total"] > 0
+    assert last["chat_frames_total{type=interrupt-signal}"] > 0 and last["chat_frames_total{type=mic-audio-data}"] > 0
     assert summary(out)["verdict"] == "pass"
     # A saved run re-judges to the same verdict without any load.
     assert main(["gate", str(out)]) == EXIT_PASS

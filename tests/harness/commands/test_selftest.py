@@ -31,11 +31,11 @@ CAUGHT_BY = {
 def test_selftest_catches_every_fault_and_passes_the_fixed_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """selftest --cycles 22 --repeat 1: the fixed server passes (22 cycles are the fewest that
+    """selftest --cycles 22 --repeat 1 --users 5: the fixed server passes (22 cycles are the fewest that
     judge memory too), every fault exits as a leak, each named by its own counter in
     summary.json, summary.md and junit.xml; a change that blinds the gate fails here."""
     out = tmp_path / "selftest"
-    assert main(["selftest", "--cycles", "22", "--repeat", "1", "--out", str(out)]) == 0
+    assert main(["selftest", "--cycles", "22", "--repeat", "1", "--users", "5", "--out", str(out)]) == 0
     rows = {row["target"]: row for row in json.loads((out / "selftest.json").read_text())}
     assert rows[FIXED]["runs"] == 1 and rows[FIXED]["failed"] == 0 == rows[FIXED]["inconclusive"]
     assert set(rows) == {FIXED, *CAUGHT_BY}
@@ -69,7 +69,7 @@ def test_cpu_step_is_not_the_servers_and_a_fault_under_it_is_still_caught(
     a handlers-fault run. The judge must see the machine change in both, not fail the fixed
     server, and still catch the fault; the outcomes and their times are printed."""
     out = tmp_path / "step"
-    assert main(["selftest", "--cpu-step", "--cycles", "30", "--repeat", "1", "--out", str(out)]) == 0
+    assert main(["selftest", "--cpu-step", "--cycles", "30", "--repeat", "1", "--users", "5", "--out", str(out)]) == 0
     rows = {row["target"]: row for row in json.loads((out / "selftest-step.json").read_text())}
     assert rows[FIXED]["verdict"] in ("pass", "confounded") and rows[FIXED]["ok"]
     assert rows["handlers"]["verdict"] == "leak" and "chat_message_handler_clients" in rows["handlers"]["caught_by"]

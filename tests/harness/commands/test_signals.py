@@ -102,8 +102,13 @@ def assert_interrupted(out: Path, sig: signal.Signals, code: int) -> None:
     assert any(sig.name in reason for reason in summary["reasons"])
 
 
-@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
-@pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "two-workers"])
+# Every signal on one process; on a master with 2 workers, the polite and the brutal one
+# (SIGINT and SIGHUP take SIGTERM's path there, which the one-process cases cover).
+RUN_CASES = [(0, sig) for sig in SIGNALS] + [(2, signal.SIGTERM), (2, signal.SIGKILL)]
+
+
+@pytest.mark.parametrize(("workers", "sig"), RUN_CASES,
+                         ids=[f"{'two-workers' if w else 'one-process'}-{s.name}" for w, s in RUN_CASES])
 def test_signal_to_run_leaves_no_process(tmp_path: Path, sig: signal.Signals, workers: int) -> None:
     """`harness run` (also on a master with 2 workers), signalled mid-run."""
     out = tmp_path / "run"

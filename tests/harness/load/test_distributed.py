@@ -36,7 +36,7 @@ def test_two_workers_pass_the_fixed_server(tmp_path: Path) -> None:
 def test_two_workers_catch_the_tasks_fault(tmp_path: Path) -> None:
     """The same run on the tasks fault fails on chat_asyncio_tasks, like a local run."""
     out = tmp_path / "tasks"
-    argv = ["run", "--cycles", "20", "--workers", "2", "--leak", "tasks", "--out", str(out)]
+    argv = ["run", "--cycles", "10", "--workers", "2", "--leak", "tasks", "--out", str(out)]
     assert main(argv) == EXIT_FAIL
     assert "chat_asyncio_tasks" in json.loads((out / "summary.json").read_text())["caught_by"]
 

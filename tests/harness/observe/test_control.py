@@ -1,0 +1,50 @@
+"""The control series on real processes: a CPU-bound neighbour shows, the harness's own work does not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.commands.selftest import CpuHog
+from harness.observe.control import ControlMeter, loopback_ms, workload_ms
+from harness.rundir.records import Probe
+
+pytestmark = pytest.mark.integration
+
+
+def idle_probe() -> Probe:
+    time.sleep(0.5)
+    return Probe(ok=True, reply_ms=500.0)
+
+
+def busy_probe() -> Probe:
+    """The harness's own CPU: half a second spinning in this process."""
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        pass
+    return Probe(ok=True, reply_ms=500.0)
+
+
+def test_timings_are_positive_milliseconds() -> None:
+    assert 0 < workload_ms() < 1000
+    assert 0 < loopback_ms() < 1000
+
+
+def test_a_cpu_hog_elsewhere_shows_and_our_own_work_does_not() -> None:
+    meter = ControlMeter(lambda: [])
+    probe, quiet = meter.around(idle_probe)
+    assert probe.ok and quiet.others_cpu is not None
+    _, own = meter.around(busy_probe)
+    with CpuHog():
+        time.sleep(0.2)
+        meter.around(idle_probe)  # the cycle the hog started in
+        _, busy = meter.around(idle_probe)
+    assert own.others_cpu is not None and busy.others_cpu is not None
+    assert own.others_cpu < quiet.others_cpu + 0.4, (quiet, own)  # the harness is not "others"
+    assert busy.others_cpu > quiet.others_cpu + 0.5, (quiet, busy)
+
+
+def test_without_the_servers_processes_others_is_not_told() -> None:
+    _, control = ControlMeter(None).around(idle_probe)
+    assert control.others_cpu is None and control.cpu_ms and control.rtt_ms
