@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from harness.judge.attribution import design_of
+from harness.judge.power import points_needed
 from harness.judge.rules import warmup_of
 from harness.options import BEHAVIOURS, MIXED
 
@@ -28,6 +29,10 @@ MIX = (
 BLOCK_WAVES = 3
 REST = "rest"
 REST_WAVES = 3  # two of them repeat the wave before: the probe's term rests on more than one cycle
+# The waves' own latency and rates are compared over the standard-mix waves alone; a design
+# leaving fewer than this many after warm-up would leave those trend tests unable to reach
+# Holm p < 0.01 over a bundled run's ~20 signals (judge/power.py), so it is not used.
+MIN_MIX_WAVES = points_needed(40, 0.01)
 
 
 def mix(users: int) -> list[str]:
@@ -90,7 +95,12 @@ class WaveDesign:
         post = [self.composition(c) for c in range(self.warmup + 1, cycles + 1)]
         before = self.composition(self.warmup) if self.warmup else None
         gap = design_of(post, before).gap
-        return gap.removeprefix("too short to attribute: ") if gap else None
+        if gap:
+            return gap.removeprefix("too short to attribute: ")
+        mixes = sum(1 for c in range(self.warmup + 1, cycles + 1) if self.kind(c) == "mix")
+        if mixes < MIN_MIX_WAVES:  # the waves' own latency and rates are judged on these alone
+            return f"{mixes} standard-mix waves after warm-up, and the waves' trend tests need {MIN_MIX_WAVES}"
+        return None
 
 
 def cycles_to_attribute(scenario: str, users: int, seed: int, warmup: int | None) -> int:
