@@ -13,7 +13,9 @@ Each kind of signal has its own rule (README "How verdicts are made"):
   (bytes per session and in total) and persistence (the later half still grows).
 - latency and idle CPU: last window vs first window, one-sided Mann-Whitney AND a minimum
   ratio.
-The p-values of all trend tests are Holm-corrected together.
+The p-values of all trend tests are Holm-corrected together. Then a degraded latency that
+rose only across a change of the machine (confound.py) is confounded, and a signal the
+run's length cannot judge (power.py) keeps the run from passing.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class Analysis:
         return lines
 
     def ordered(self) -> list[MetricResult]:
-        """Every metric, leaks first, then degraded, inconclusive, pass; by name within."""
+        """Every metric, leaks first, then degraded, confounded, inconclusive, pass; by name within."""
         severity = {LEAK: 0, DEGRADED: 1, CONFOUNDED: 2, INCONCLUSIVE: 3, PASS: 4}
         return sorted(self.metrics.values(), key=lambda m: (severity[m.verdict], m.name))
 
@@ -197,8 +199,8 @@ def analyze(
             metric.reason += f"; not significant (Holm p={adjusted:.3g} >= {config.alpha})"
     analysis.machine = machine_changes({name.removeprefix("control."): points(post, name) for name in CONTROL_SERIES},
                                        config.machine_alpha)
-    idle = metrics.get("process.idle_cpu")
-    if idle is None or idle.verdict == PASS:  # a server spinning while idle slows the control too
+    spinning = metrics.get("process.idle_cpu")
+    if spinning is None or spinning.verdict == PASS:  # a server spinning while idle slows the control too
         for name, (cycles_of, y) in latency.items():
             confound(metrics[name], cycles_of, y, analysis.machine, config)
     analysis.too_short = too_short(metrics, lengths, len(post), config)
