@@ -17,9 +17,7 @@ import argparse
 import contextlib
 import json
 import shutil
-import signal
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -29,7 +27,6 @@ from pathlib import Path
 from harness.commands.run import run
 from harness.commands.selftest import CpuHog
 from harness.options import RunOptions
-from harness.target.children import spawn, stop_group
 
 STEP_CODE = """
 import time
@@ -51,11 +48,8 @@ def machine(kind: str, step_at: float, step_for: float) -> Iterator[None]:
         with CpuHog():
             yield
         return
-    proc = spawn([sys.executable, "-c", STEP_CODE.format(at=step_at, length=step_for)])
-    try:
+    with CpuHog(STEP_CODE.format(at=step_at, length=step_for)):
         yield
-    finally:
-        stop_group(proc, ((signal.SIGKILL, 5.0),))
 
 
 def main() -> None:

@@ -66,13 +66,15 @@ class SelftestInterrupted(Exception):
 
 
 class CpuHog:
-    """A separate process spinning on one core, for the busy-machine test mode."""
+    """A separate process spinning on one core, for the busy-machine test mode (`code`: what
+    it runs, spinning for ever unless told otherwise)."""
 
-    def __init__(self) -> None:
+    def __init__(self, code: str = HOG_CODE) -> None:
+        self.code = code
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> CpuHog:
-        self.proc = spawn([sys.executable, "-c", HOG_CODE])
+        self.proc = spawn([sys.executable, "-c", self.code])
         return self
 
     def __exit__(self, *exc: object) -> None:

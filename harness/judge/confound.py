@@ -13,7 +13,7 @@ a stretch stands, because a leak drifts while a busy neighbour steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats
@@ -50,8 +50,7 @@ class MachineChange:
                 f"{self.after:.3g}{unit} ({size}, a {self.shape}, Pettitt p={self.p_value:.2g})")
 
     def to_dict(self) -> dict[str, object]:
-        return {"at": self.at, "figure": self.figure, "before": self.before, "after": self.after,
-                "p_value": self.p_value, "shape": self.shape}
+        return asdict(self)
 
 
 def pettitt(y: np.ndarray) -> tuple[int, float]:
@@ -95,7 +94,8 @@ def changes_of(figure: str, cycles: np.ndarray, y: np.ndarray, alpha: float) -> 
 
 
 def machine_changes(control: dict[str, tuple[np.ndarray, np.ndarray]], alpha: float) -> list[MachineChange]:
-    """Every change of the machine, by figure -> (cycles, values); one per cycle, strongest first."""
+    """Every change of the machine, by figure -> (cycles, values), in cycle order; where two
+    figures changed within 2 cycles of each other, the more significant change is kept."""
     found = [c for figure, (cycles, y) in control.items() for c in changes_of(figure, cycles, y, alpha)]
     found.sort(key=lambda c: c.p_value)
     kept: list[MachineChange] = []
