@@ -82,13 +82,19 @@ def test_cpu_step_is_not_the_servers_and_a_fault_under_it_is_still_caught(
 
 def test_fixed_server_passes_with_a_cpu_hog(tmp_path: Path) -> None:
     """With one core kept busy by another process, the fixed server fails nothing (12 cycles:
-    too short for memory), and the steady hog is no change of the machine."""
+    too short for memory), the control sees the hog on every cycle, and the steady hog is no
+    change of the cores busy elsewhere. (The fixed workload may still step: the scheduler
+    can move the harness off the hog's core mid-run, about one run in eight here, and that
+    is a real change of the speed the harness sees.)"""
     with CpuHog() as hog:
         assert hog.proc is not None and hog.proc.poll() is None
         judgement = run(RunOptions(cycles=12, out=tmp_path / "hog"), lambda m: None)
     assert hog.proc.poll() is not None, "the hog must be stopped"
     assert_clean_but_too_short(judgement.to_dict())
-    assert judgement.analysis.machine == [] and judgement.analysis.confounded() == []
+    assert judgement.analysis.confounded() == []
+    others = [sample.control.others_cpu for sample in judgement.run.samples]
+    assert min(others) > 0.7, others
+    assert [c for c in judgement.analysis.machine if c.figure == "others_cpu"] == [], judgement.analysis.machine
 
 
 def test_table_marks_misses_and_false_alarms() -> None:

@@ -36,14 +36,16 @@ def ui(tmp_path: Path):
     """`harness ui` in a child process; Ctrl-C at the end, as a user would."""
     port = free_port()
     out = tmp_path / "ui"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "ui", "--web-port", str(port), "--cycles", str(CYCLES),
-         "--users", "4", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    log = tmp_path / "ui.log"  # a file, not a pipe nobody reads: a chatty child never blocks
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "ui", "--web-port", str(port), "--cycles", str(CYCLES),
+             "--users", "4", "--out", str(out)],
+            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     deadline = time.monotonic() + 30
     while not port_open("127.0.0.1", port) and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        assert proc.poll() is None, log.read_text()
         time.sleep(0.2)
     yield f"http://127.0.0.1:{port}", out, proc
     if proc.poll() is None:
@@ -61,13 +63,22 @@ def test_leaks_tab_is_live_newest_first_and_fits(browser, ui) -> None:
     nothing overflows horizontally; at the end the tab links report.html, the CSV and
     plot routes answer, and Ctrl-C leaves a run `harness gate` can judge. A screenshot
     of the tab is kept in test-artifacts/."""
+    from playwright.sync_api import Error as PlaywrightError  # installed: `browser` skips without it
+
     url, out, proc = ui
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(url)
-    page.get_by_role("button", name="START").click()
-    page.get_by_role("tab", name="Leaks").click()
+    page.wait_for_load_state("networkidle")  # the form is live, not only drawn
+    with page.expect_response(lambda response: response.url.endswith("/swarm")) as swarm:
+        page.get_by_role("button", name="START").click()
+    assert swarm.value.ok, (swarm.value.status, swarm.value.text())
+    try:
+        page.get_by_role("tab", name="Leaks").click()
+    except PlaywrightError:
+        page.screenshot(path=str(out.parent / "no-leaks-tab.png"))
+        pytest.fail(f"no Leaks tab after START; the UI's output:\n{(out.parent / 'ui.log').read_text()[-3000:]}")
     headlines: list[str] = []
     points: list[int] = []
     deadline = time.monotonic() + 90
