@@ -2,16 +2,18 @@
 
 Writes each run directory (samples.jsonl shaped like the bundled server's, with the design's
 compositions, a census of a few groups, and noise), then times `harness gate DIR` in a child
-process and reads its peak memory. Prints one JSON line per size.
+process and reads its peak memory. Prints one JSON line per size. With `--against DIR` (a
+checkout of another commit, e.g. from `git worktree add`), that checkout's gate is timed on
+the same runs, alternately with this one's, and the ratios are printed.
 
-    python benchmarks/gate_cost.py [--sizes 1000 10000 20000 100000]
+    python benchmarks/gate_cost.py [--sizes 1000 10000 20000 100000] [--against DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -58,24 +60,41 @@ def write_run(path: Path, cycles: int, seed: int = 1) -> None:
     write_status(path, RunStatus("finished", f"{cycles} cycles", cycles_done=cycles, cycles_asked=cycles))
 
 
-def gate(path: Path) -> dict[str, float | int]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def gate(path: Path, checkout: Path | None = None) -> dict[str, float | int]:
+    """Time `harness gate` in a child (of `checkout`, else of the installed harness); the child
+    reports its own peak RSS, so each child is measured alone."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)} if checkout else None
+    script = ("import resource, runpy, sys\n"
+              "sys.argv = ['harness', 'gate', sys.argv[1]]\n"
+              "try:\n    runpy.run_module('harness', run_name='__main__')\n"
+              "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "harness", "gate", str(path)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=env,
+                          cwd=path)  # not this checkout, which `-c` would put first on sys.path
     seconds = time.monotonic() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, the largest child so far
-    return {"seconds": round(seconds, 2), "peak_mib": round(max(peak, before) / 1024, 1), "exit": proc.returncode}
+    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    return {"seconds": round(seconds, 2), "peak_mib": round(peak_kib / 1024, 1), "exit": proc.returncode}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 20_000, 100_000])
+    parser.add_argument("--against", type=Path, help="a checkout of another commit to time beside this one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for size in sorted(args.sizes):  # ascending, so each child's peak is the largest so far
+        for size in sorted(args.sizes):
             path = Path(tmp) / f"run-{size}"
             write_run(path, size)
-            print(json.dumps({"benchmark": "gate_cost", "cycles": size, **gate(path)}), flush=True)
+            ours = gate(path)
+            line: dict[str, object] = {"benchmark": "gate_cost", "cycles": size, **ours}
+            if args.against:
+                theirs, again = gate(path, args.against), gate(path)  # theirs between two of ours
+                seconds = (ours["seconds"] + again["seconds"]) / 2
+                line |= {"seconds": round(seconds, 2), "against_seconds": theirs["seconds"],
+                         "against_peak_mib": theirs["peak_mib"],
+                         "time_ratio": round(seconds / theirs["seconds"], 2),
+                         "memory_ratio": round(ours["peak_mib"] / theirs["peak_mib"], 2)}
+            print(json.dumps(line), flush=True)
     return 0
 
 

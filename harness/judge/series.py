@@ -8,6 +8,7 @@ all read samples through `value`, so no one else knows where a figure sits in a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 
 import numpy as np
@@ -61,28 +62,41 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def value(sample: CycleSample, name: str) -> float | None:
-    """The figure `name` in one sample, or None where the sample has none."""
+def reader(name: str) -> Callable[[CycleSample], float | None]:
+    """How to read the figure `name` out of a sample: resolved once per series, not once per
+    sample, so a soak's 100k cycles are read at the cost of one lookup each."""
     section, _, rest = name.partition(".")
     if section == "process" and rest in _PROCESS:
-        return _number(getattr(sample.process, rest)) if sample.process else None
+        return lambda sample: _number(getattr(sample.process, rest)) if sample.process else None
     if section == "probe" and rest in _PROBE:
-        return _number(getattr(sample.probe, rest))
+        return lambda sample: _number(getattr(sample.probe, rest))
     if section == "page" and rest:
-        return sample.page.get(rest)
+        return lambda sample: sample.page.get(rest)
     if section == "control" and rest in _CONTROL:
-        return _number(getattr(sample.control, rest)) if sample.control else None
+        return lambda sample: _number(getattr(sample.control, rest)) if sample.control else None
     if section == "census" and rest:  # a group the census counted; absent from a census: none left
-        return sample.census.groups.get(rest, 0.0) if sample.census is not None else None
+        return lambda sample: sample.census.groups.get(rest, 0.0) if sample.census is not None else None
     if section == "wave" and rest:
         step, _, stat = rest.rpartition(".")
-        latency = sample.step(step)
-        return _number(getattr(latency, stat)) if latency and stat in _STEP else None
-    return sample.server.get(name)
+        if stat not in _STEP:
+            return lambda sample: None
+
+        def wave(sample: CycleSample) -> float | None:
+            latency = sample.latency.get(step)
+            return _number(getattr(latency, stat)) if latency else None
+
+        return wave
+    return lambda sample: sample.server.get(name)
+
+
+def value(sample: CycleSample, name: str) -> float | None:
+    """The figure `name` in one sample, or None where the sample has none."""
+    return reader(name)(sample)
 
 
 def series(samples: list[CycleSample], name: str) -> list[float | None]:
-    return [value(sample, name) for sample in samples]
+    read = reader(name)
+    return [read(sample) for sample in samples]
 
 
 def rss_series(samples: list[CycleSample]) -> list[float | None]:
@@ -149,8 +163,9 @@ def census_names(samples: list[CycleSample]) -> list[str]:
 
 def points(samples: list[CycleSample], name: str, keep: list[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(cycle numbers, values) of the samples that have figure `name` (and are kept)."""
+    read = reader(name)
     pairs = [(s.cycle, v) for i, s in enumerate(samples)
-             if (keep is None or keep[i]) and (v := value(s, name)) is not None]
+             if (keep is None or keep[i]) and (v := read(s)) is not None]
     return np.asarray([c for c, _ in pairs], dtype=float), np.asarray([v for _, v in pairs], dtype=float)
 
 

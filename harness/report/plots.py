@@ -28,7 +28,7 @@ def cycles_of(samples: list[CycleSample]) -> np.ndarray:
 
 
 def as_array(values: list[float | None]) -> np.ndarray:
-    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    return np.asarray(values, dtype=float)  # None becomes nan
 
 
 def values(samples: list[CycleSample], name: str) -> np.ndarray:
