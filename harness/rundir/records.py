@@ -154,11 +154,6 @@ class Census:
         )
 
 
-# Read once, not on each of a soak's 100k lines.
-_PROCESS_FIELDS = tuple(f.name for f in fields(ProcessFigures))
-_CONTROL_FIELDS = tuple(f.name for f in fields(Control))
-
-
 @dataclass
 class CycleSample:
     """One cycle: the wave's sessions and latencies, quiesce, the probe, the server's figures."""
@@ -245,14 +240,14 @@ class CycleSample:
                 ),
                 server=_figures(data.get("server") or {}, "'server'"),
                 process=ProcessFigures(
-                    **{name: process[name] for name in _PROCESS_FIELDS if name in process}
+                    **{f.name: process[f.name] for f in fields(ProcessFigures) if f.name in process}
                 ) if process else None,
                 warnings=[str(w) for w in data.get("warnings") or []],
                 page=_figures(data.get("page") or {}, "'page'"),
                 census=Census.from_dict(data["census"]) if data.get("census") else None,
                 composition={str(k): int(v)
                              for k, v in _object(data.get("composition") or {}, "'composition'").items()},
-                control=Control(**{name: _number(control, name) for name in _CONTROL_FIELDS}) if control else None,
+                control=Control(**{f.name: _number(control, f.name) for f in fields(Control)}) if control else None,
             )
         except (TypeError, AttributeError) as exc:
             raise RecordError(f"malformed cycle sample ({exc})") from None
