@@ -305,7 +305,8 @@ class ClientSession:
                 )
             await self.send({"type": "force-new-message"})
             await self.send({"type": "control", "text": "conversation-chain-end"})
-        except ConnectionClosed:
+        except ConnectionClosed:  # its client left while it still had frames to send
+            self.state.turns_cancelled_on_disconnect += 1  # ended here, so the cleanup finds it done
             return
         except LLMError as exc:
             logger.warning("turn of %s: %s", self.uid, exc)

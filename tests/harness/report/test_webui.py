@@ -42,6 +42,8 @@ def ui(tmp_path: Path):
             [sys.executable, "-m", "harness.cli", "ui", "--web-port", str(port), "--cycles", str(CYCLES),
              "--users", "4", "--out", str(out)],
             stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            # Ctrl-C must reach it even where this suite runs as a background job (SIGINT ignored).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     deadline = time.monotonic() + 30
     while not port_open("127.0.0.1", port) and time.monotonic() < deadline:
