@@ -67,12 +67,15 @@ def gate(path: Path, checkout: Path | None = None) -> dict[str, float | int]:
     script = ("import resource, runpy, sys\n"
               "sys.argv = ['harness', 'gate', sys.argv[1]]\n"
               "try:\n    runpy.run_module('harness', run_name='__main__')\n"
-              "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+              "finally:\n    print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=env,
                           cwd=path)  # not this checkout, which `-c` would put first on sys.path
     seconds = time.monotonic() - start
-    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    peaks = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("peak_kib ")]
+    if not peaks:
+        raise SystemExit(f"harness gate failed on {path}:\n{proc.stderr[-2000:]}")
+    peak_kib = int(peaks[-1])
     return {"seconds": round(seconds, 2), "peak_mib": round(peak_kib / 1024, 1), "exit": proc.returncode}
 
 

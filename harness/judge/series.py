@@ -3,7 +3,8 @@
 Names: a server figure as the server calls it (`chat_asyncio_tasks`), `process.<field>`,
 `page.<figure>`, `probe.<field>`, `wave.<step>.<stat>`, `census.<group>`, and the derived
 `<counter>:per_cycle` / `<histogram>:mean_per_cycle`. Plots, the Leaks tab and the rules
-all read samples through `value`, so no one else knows where a figure sits in a sample.
+all read samples through `reader` (or `value`, for one sample), so no one else knows where a
+figure sits in a sample.
 """
 
 from __future__ import annotations
