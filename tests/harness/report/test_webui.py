@@ -49,7 +49,7 @@ def ui(tmp_path: Path):
     while not port_open("127.0.0.1", port) and time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
         time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", out, proc
+    yield f"http://127.0.0.1:{port}", out, proc, log
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGINT)
         try:
@@ -67,7 +67,7 @@ def test_leaks_tab_is_live_newest_first_and_fits(browser, ui) -> None:
     of the tab is kept in test-artifacts/."""
     from playwright.sync_api import Error as PlaywrightError  # installed: `browser` skips without it
 
-    url, out, proc = ui
+    url, out, proc, log = ui
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
@@ -79,8 +79,8 @@ def test_leaks_tab_is_live_newest_first_and_fits(browser, ui) -> None:
     try:
         page.get_by_role("tab", name="Leaks").click()
     except PlaywrightError:
-        page.screenshot(path=str(out.parent / "no-leaks-tab.png"))
-        pytest.fail(f"no Leaks tab after START; the UI's output:\n{(out.parent / 'ui.log').read_text()[-3000:]}")
+        page.screenshot(path=str(log.with_name("no-leaks-tab.png")))
+        pytest.fail(f"no Leaks tab after START; the UI's output:\n{log.read_text()[-3000:]}")
     headlines: list[str] = []
     points: list[int] = []
     deadline = time.monotonic() + 90
