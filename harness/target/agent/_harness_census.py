@@ -33,7 +33,7 @@ from collections import deque
 THREAD_NAME = "harness-census"
 LIBRARY_TYPES = (
     "asyncio.", "_asyncio.", "queue.", "concurrent.futures.", "websockets.", "starlette.", "uvicorn.",
-    "fastapi.", "anyio.", "aiohttp.", "socket.", "ssl.", "selectors.",
+    "fastapi.", "anyio.", "aiohttp.", "socket.", "ssl.", "selectors.", "uvloop.", "httptools.",
 )
 CONTAINERS = (dict, list, set, frozenset, deque)
 MAX_GROUPS = 2000  # per kind; the largest are kept, and the census says how many were left out
@@ -78,9 +78,15 @@ def own_file(filename):
 def own_module(name):
     own = _own_modules.get(name)
     if own is None:
+        filename = None
         module = sys.modules.get(name)
-        filename = getattr(module, "__file__", None)
-        own = _own_modules[name] = bool(filename) and own_file(filename)
+        if module is not None:
+            try:  # a lazy module or a proxy in sys.modules may raise, or answer anything
+                namespace = object.__getattribute__(module, "__dict__")
+                filename = namespace.get("__file__") if type(namespace) is dict else None
+            except Exception:
+                filename = None
+        own = _own_modules[name] = type(filename) is str and bool(filename) and own_file(filename)
     return own
 
 
@@ -98,17 +104,72 @@ def short(filename):
     return filename if relative.startswith("..") else relative
 
 
+# A type's own attributes read through `type`'s descriptors, never the type's (or its
+# metaclass's) overrides: a Cython 3 metatype's `__module__` is a getset_descriptor, a proxy's
+# `__class__` lies, a mock answers any name. Every read of a foreign object goes through these.
+_TYPE_MODULE = type.__dict__["__module__"].__get__
+_TYPE_QUALNAME = type.__dict__["__qualname__"].__get__
+_TYPE_REPR = type.__repr__
+_type_names = {}  # type: dict[type, tuple[str, str]]  # emptied after each census, as _type_kinds
+
+
+def type_parts(kind):
+    """(module, qualname) of a type, as strings whatever the type says of itself."""
+    parts = _type_names.get(kind)
+    if parts is None:
+        module = qualname = None
+        try:
+            module = _TYPE_MODULE(kind)
+            qualname = _TYPE_QUALNAME(kind)
+        except Exception:
+            pass
+        if type(module) is not str or type(qualname) is not str:
+            try:  # "<class 'pkg.mod.Name'>", built from the type's C-level name
+                text = _TYPE_REPR(kind)
+                text = text[text.index("'") + 1:text.rindex("'")] if "'" in text else text
+            except Exception:
+                text = "?"
+            found_module, _, found_name = text.rpartition(".")
+            qualname = qualname if type(qualname) is str else found_name
+            module = module if type(module) is str else (found_module or _defining_module(kind, qualname))
+        parts = _type_names[kind] = (module, qualname)
+    return parts
+
+
+def _defining_module(kind, qualname):
+    """The module that holds `kind` under its name, for a heap type that lost its __module__
+    (rare, and cached per type by the caller); '?' when none does."""
+    for name, module in list(sys.modules.items()):
+        try:
+            namespace = object.__getattribute__(module, "__dict__")
+            if type(namespace) is dict and namespace.get(qualname) is kind and type(name) is str:
+                return name
+        except Exception:
+            continue
+    return "?"
+
+
 def type_name(kind):
-    return f"{kind.__module__}.{kind.__qualname__}"
+    module, qualname = type_parts(kind)
+    return f"{module}.{qualname}"
+
+
+def _is_enum(kind):
+    enum = sys.modules.get("enum")
+    if enum is None:
+        return False
+    try:
+        return enum.Enum in type.__dict__["__mro__"].__get__(kind)
+    except Exception:
+        return False
 
 
 def type_kind(kind):
     """2: a class of the server's own, 1: a library type worth counting, 0: neither."""
     found = _type_kinds.get(kind)
     if found is None:
-        module = getattr(kind, "__module__", None) or ""
-        enum = sys.modules.get("enum")
-        if enum is not None and issubclass(kind, enum.Enum):
+        module = type_parts(kind)[0]
+        if _is_enum(kind):
             found = 0  # constants, counted once at import
         elif own_module(module):
             found = 2
@@ -144,14 +205,31 @@ def _running_loops():
         return []
     loops = {}
     for task in tasks:
-        loop = task.get_loop()
-        loops[id(loop)] = loop
-    return [loop for loop in loops.values() if loop.is_running() and not loop.is_closed()]
+        try:
+            loop = task.get_loop()
+            loops[id(loop)] = loop
+        except Exception:  # a task subclass of a library's, or a task torn down meanwhile
+            continue
+    running = []
+    for loop in loops.values():
+        try:
+            if loop.is_running() and not loop.is_closed():
+                running.append(loop)
+        except Exception:
+            continue
+    return running
 
 
 def suspended_at(coro):
     """file:line where a task waits: the deepest frame of its await chain in the server's
     own code, else the task's own coroutine."""
+    try:
+        return _suspended_at(coro)
+    except Exception:  # an awaitable of a C extension's, or one whose frame went meanwhile
+        return "?"
+
+
+def _suspended_at(coro):
     frames = []
     for _ in range(MAX_CHAIN):
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
@@ -171,8 +249,13 @@ def _tasks_of(loop):
 
     counts = {}
     for task in asyncio.all_tasks(loop):
-        coro = task.get_coro()
-        name = getattr(coro, "__qualname__", None) or type(coro).__qualname__
+        try:
+            coro = task.get_coro()
+            name = getattr(coro, "__qualname__", None)
+            if type(name) is not str:
+                name = type_parts(type(coro))[1]
+        except Exception:
+            coro, name = None, "?"
         key = f"{name} @ {suspended_at(coro)}"
         counts[key] = counts.get(key, 0) + 1
     return counts
@@ -233,73 +316,130 @@ def collect_garbage():
     counts = {}
     for obj in found:
         kind = type(obj)
-        if type_kind(kind):
-            key = type_name(kind)
-            counts[key] = counts.get(key, 0) + 1
+        try:
+            if type_kind(kind):
+                key = type_name(kind)
+                counts[key] = counts.get(key, 0) + 1
+        except Exception:  # counted as garbage all the same (garbage_total)
+            continue
     total = len(found)
     del found
     gc.collect()
     return counts, total, (time.perf_counter() - started) * 1000
 
 
+def container_length(value):
+    """Entries of a dict, list, set or deque (or a subclass's, by the base type's own length:
+    an overridden __len__ may raise, lie or run the server's code); None for anything else.
+    type(), not isinstance: isinstance asks a proxy's __class__, which can lie or raise."""
+    kind = type(value)
+    for base in CONTAINERS:
+        if issubclass(kind, base):
+            return base.__len__(value)
+    return None
+
+
 def _add_containers(prefix, namespace, entries):
     for attr, value in namespace:
-        if isinstance(value, CONTAINERS) and not (attr.startswith("__") and attr.endswith("__")):
+        if type(attr) is not str or (attr.startswith("__") and attr.endswith("__")):
+            continue
+        length = container_length(value)
+        if length is not None:
             key = f"{prefix}.{attr}"
-            entries[key] = entries.get(key, 0) + len(value)
+            entries[key] = entries.get(key, 0) + length
+
+
+class Unreadable:
+    """Objects a census skipped because reading them raised: counted, the first one named."""
+
+    def __init__(self, what):
+        self.what = what
+        self.count = 0
+        self.first = None
+
+    def add(self, obj, exc):
+        self.count += 1
+        if self.first is None:
+            try:
+                kind = type_name(type(obj))
+            except Exception:
+                kind = "?"
+            self.first = f"{type(exc).__name__}: {exc} (a {kind})"
+
+    def note(self, notes):
+        if self.count:
+            notes.append(f"{self.count} {self.what} could not be read and were skipped, first: {self.first}")
 
 
 def object_census(deadline, notes):
     """(objects by type, container entries by owner.attribute, the server's own types among
     them, objects walked, skipped)."""
     objects, entries, own = {}, {}, set()
+    unreadable = Unreadable("objects")
     everything = gc.get_objects()
     walked = 0
     for walked, obj in enumerate(everything):
         if walked & 1023 == 0 and time.perf_counter() > deadline:
             break
-        kind = type(obj)
-        found = type_kind(kind)
-        if not found:
-            continue
-        key = type_name(kind)
-        objects[key] = objects.get(key, 0) + 1
-        if found == 2:
-            own.add(key)
-            try:
-                namespace = object.__getattribute__(obj, "__dict__")
-            except Exception:
+        try:
+            kind = type(obj)
+            found = type_kind(kind)
+            if not found:
                 continue
-            if type(namespace) is dict:
-                _add_containers(kind.__qualname__, list(namespace.items()), entries)
+            key = type_name(kind)
+            objects[key] = objects.get(key, 0) + 1
+            if found == 2:
+                own.add(key)
+                namespace = object.__getattribute__(obj, "__dict__")
+                if type(namespace) is dict:
+                    _add_containers(type_parts(kind)[1], list(dict.items(namespace)), entries)
+        except Exception as exc:  # one object that cannot be read is skipped, never the census
+            unreadable.add(obj, exc)
     else:
         walked = len(everything)
     skipped = len(everything) - walked
     del everything
     if skipped:
         notes.append(f"object walk stopped at its deadline: {skipped} of {walked + skipped} objects not counted")
+    unreadable.note(notes)
+    modules = Unreadable("modules")
     seen = set()  # a module can sit under two names (__main__ and __mp_main__)
     for name, module in list(sys.modules.items()):
-        if module is not None and id(module) not in seen and own_module(name):
-            seen.add(id(module))
-            try:
-                _add_containers(getattr(module, "__name__", name), list(vars(module).items()), entries)
-            except TypeError:
+        try:
+            if module is None or id(module) in seen or type(name) is not str or not own_module(name):
                 continue
-    return objects, entries, own, walked, skipped
+            seen.add(id(module))
+            namespace = object.__getattribute__(module, "__dict__")
+            if type(namespace) is not dict:
+                continue
+            label = namespace.get("__name__")
+            _add_containers(label if type(label) is str else name, list(dict.items(namespace)), entries)
+        except Exception as exc:
+            modules.add(module, exc)
+    modules.note(notes)
+    return objects, entries, own, walked, skipped + unreadable.count
 
 
-def thread_census():
+def thread_census(notes):
     counts = {}
+    unreadable = Unreadable("threads")
     for thread in threading.enumerate():
-        if thread.name == THREAD_NAME:
+        try:
+            name = thread.name
+            if name == THREAD_NAME:
+                continue
+            name = re.sub(r"\d+", "N", name if type(name) is str else "?")
+            try:  # a target's __qualname__ is its own to answer: a mock answers anything
+                label = getattr(object.__getattribute__(thread, "__dict__").get("_target"), "__qualname__", None)
+            except Exception:
+                label = None
+            if type(label) is str and label and f"({label})" not in name:
+                name += f" ({label})"
+        except Exception as exc:
+            unreadable.add(thread, exc)
             continue
-        target = getattr(thread, "_target", None)
-        name = re.sub(r"\d+", "N", thread.name)
-        label = getattr(target, "__qualname__", None)
-        if label and f"({label})" not in name:
-            name += f" ({label})"
         counts[name] = counts.get(name, 0) + 1
+    unreadable.note(notes)
     return counts
 
 
@@ -347,7 +487,7 @@ def census(budget=2.0, alloc=""):
         objects, entries, own, walked, skipped = object_census(deadline, notes)
         groups = {}
         for kind, counts in (("tasks", tasks), ("objects", objects), ("entries", entries),
-                             ("threads", thread_census())):
+                             ("threads", thread_census(notes))):
             for key, n in _top(counts, notes, kind).items():
                 groups[f"{kind}:{key}"] = n
         result = {
@@ -366,4 +506,5 @@ def census(budget=2.0, alloc=""):
             result["alloc"] = alloc_census(alloc)
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         _type_kinds.clear()
+        _type_names.clear()
         return result

@@ -4,6 +4,9 @@
 
 It speaks the harness's text turn (PROTOCOL.md, as tiny_chat.py does). With --leak, every
 client's session object is kept in a module-level dict keyed by its id and never removed.
+It runs on what `uvicorn[standard]` loads (uvloop's loop, httptools' parser) and reads its
+config with PyYAML's C loader, as upstream Open-LLM-VTuber does: C-extension and Cython
+types whose attributes are not what plain classes have, which the census must survive.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import asyncio
 import json
 
 import uvicorn
+import yaml
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+CONFIG = yaml.load("greeting: Hello from FastAPI.\n", Loader=yaml.CLoader)
 app = FastAPI()
 SESSIONS: dict[int, ClientSession] = {}
 KEEP = [False]
@@ -43,7 +48,7 @@ async def chat(websocket: WebSocket) -> None:
             await asyncio.sleep(0.005)
             for reply in (
                 {"type": "control", "text": "conversation-chain-start"},
-                {"type": "audio", "audio": None, "volumes": [], "display_text": {"text": "Hello from FastAPI."}},
+                {"type": "audio", "audio": None, "volumes": [], "display_text": {"text": CONFIG["greeting"]}},
                 {"type": "backend-synth-complete"},
                 {"type": "control", "text": "conversation-chain-end"},
             ):
@@ -61,4 +66,4 @@ if __name__ == "__main__":
     parser.add_argument("--leak", action="store_true")
     args = parser.parse_args()
     KEEP[0] = args.leak
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", loop="uvloop", http="httptools")
