@@ -29,6 +29,7 @@ import numpy as np
 
 from harness.judge.by_behaviour import attribute
 from harness.judge.confound import MachineChange, confound, machine_changes
+from harness.judge.instruments import InstrumentFailures, instrument_failures
 from harness.judge.power import too_short
 from harness.judge.rules import (
     CONFOUNDED,
@@ -86,12 +87,18 @@ class Analysis:
     attributed: list[str] = field(default_factory=list)  # the signals whose behaviours were named
     machine: list[MachineChange] = field(default_factory=list)  # where the machine's speed changed
     too_short: list[str] = field(default_factory=list)  # signals this run was too short to judge
+    instruments: list[InstrumentFailures] = field(default_factory=list)  # the census or scrapes that failed
 
     def failing(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
 
     def confounded(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict == CONFOUNDED]
+
+    def other_reasons(self) -> list[str]:
+        """The reasons this run cannot pass, less the failed instruments (said on their own)."""
+        said = {failures.describe() for failures in self.instruments}
+        return [reason for reason in self.reasons if reason not in said]
 
     def machine_lines(self) -> list[str]:
         """Where the machine's speed changed, and the verdicts that change took from the server."""
@@ -121,6 +128,7 @@ class Analysis:
             "attribution": self.attribution or "by behaviour",
             "machine": [change.to_dict() for change in self.machine],
             "too_short": self.too_short,
+            "instruments_failed": [failures.to_dict() for failures in self.instruments],
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
         }
 
@@ -138,8 +146,11 @@ def analyze(
     attempted = [sample.sessions.attempted for sample in post] or [0]
     per_session = float(np.mean(attempted))
     reasons = vacuity_reasons(samples, post, config, status)
+    instruments = instrument_failures(samples, warmup, config.min_post_warmup_cycles)
+    reasons += [failures.describe() for failures in instruments if not failures.enough]
     analysis = Analysis(PASS, reasons, cycles, warmup, per_session, signals=[],
-                        sessions=sum(s.sessions.attempted for s in samples), failures=failure_tally(samples))
+                        sessions=sum(s.sessions.attempted for s in samples), failures=failure_tally(samples),
+                        instruments=instruments)
     if len(post) < config.min_post_warmup_cycles:
         analysis.verdict = INCONCLUSIVE
         return analysis

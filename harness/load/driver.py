@@ -139,6 +139,7 @@ class CycleDriver:
             page=dict(wave.figures),
             census=observation.census,
             control=control,
+            instruments_failed=observation.failed,
         )
 
     def run(self) -> RunStatus:

@@ -19,6 +19,15 @@ class CensusError(Exception):
     """No census this cycle; the message says why in one line."""
 
 
+def agent_error(exc: urllib.error.HTTPError) -> str:
+    """The agent's own word on why it failed (its JSON `error`), as ': <error>', or ''."""
+    try:
+        error = json.loads(exc.read() or b"{}").get("error")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f": {error}" if isinstance(error, str) and error else ""
+
+
 class CensusClient:
     """The agent at `url`. With `alloc_from`, the census of that call takes tracemalloc's
     baseline and every later one lists the lines that grew since."""
@@ -48,7 +57,7 @@ class CensusClient:
             with urllib.request.urlopen(request, timeout=self.budget + SLACK_S) as response:
                 document = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise CensusError(f"the census agent answered HTTP {exc.code}") from None
+            raise CensusError(f"the census agent answered HTTP {exc.code}{agent_error(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise CensusError(f"the census agent did not answer ({getattr(exc, 'reason', exc)})") from None
         except ValueError as exc:

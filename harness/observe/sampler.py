@@ -37,6 +37,7 @@ class Observation:
     process: ProcessFigures | None
     warnings: list[str] = field(default_factory=list)
     census: Census | None = None
+    failed: dict[str, str] = field(default_factory=dict)  # instrument -> why it gave nothing this cycle
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -94,8 +95,9 @@ class Sampler:
             self.warnings.append(message)
             logger.warning(message)
 
-    def scrape(self) -> dict[str, float]:
-        """The server's own figures; {} when it has none. Unreachable -> TargetError."""
+    def scrape(self, failed: dict[str, str] | None = None) -> dict[str, float]:
+        """The server's own figures; {} when it has none. Unreachable -> TargetError. A source
+        that answers an error or garbage is warned of once and, into `failed`, every time."""
         figures: dict[str, float] = {}
         sources = [(self.metrics_url, parse_metrics), (self.resources_url, parse_json)]
         sources += [(url, parse_metrics) for url in self.extra_urls]
@@ -106,19 +108,24 @@ class Sampler:
                 text = http_get(url, self.http_timeout)
             except (urllib.error.URLError, OSError) as exc:
                 if isinstance(exc, urllib.error.HTTPError):
-                    self._warn_once(url, f"{url} answered HTTP {exc.code}; ignoring it")
+                    self._failed(failed, url, f"answered HTTP {exc.code}")
                     continue
                 raise TargetError(f"server not reachable at {url}: {exc}") from None
             try:
                 figures.update(parse(text))
             except ValueError as exc:
-                self._warn_once(url, f"{url} did not return parseable figures ({exc}); ignoring it")
+                self._failed(failed, url, f"did not return parseable figures ({exc})")
         if self.patterns:
             figures = {
                 name: value for name, value in figures.items()
                 if name == CLIENT_GAUGE or any(p.search(name) for p in self.patterns)
             }
         return figures
+
+    def _failed(self, failed: dict[str, str] | None, url: str, why: str) -> None:
+        self._warn_once(url, f"{url} {why}; this cycle has none of its figures")
+        if failed is not None:
+            failed[f"metrics {url}"] = why
 
     def live_clients(self, figures: dict[str, float]) -> float:
         """Connected clients: the server's own gauge, else its established TCP connections
@@ -196,7 +203,7 @@ class Sampler:
             idle_cpu=round(idle_cpu, 4),
         )
 
-    def take_census(self) -> Census | None:
+    def take_census(self, failed: dict[str, str] | None = None) -> Census | None:
         """The census after the other figures: its gc.collect() must not touch them."""
         if self.census is None:
             return None
@@ -204,12 +211,16 @@ class Sampler:
             return self.census.take()
         except CensusError as exc:
             self._warn_once("census", f"no census this cycle: {exc}")
+            if failed is not None:
+                failed["census"] = str(exc)
             return None
 
     def sample(self) -> Observation:
         process = self.process_figures()
-        figures = self.scrape()
-        observation = Observation(figures, process, self.warnings, self.take_census())
+        failed: dict[str, str] = {}
+        figures = self.scrape(failed)
+        census = self.take_census(failed)
+        observation = Observation(figures, process, self.warnings, census, failed)
         self.warnings = []
         return observation
 

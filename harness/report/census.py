@@ -30,12 +30,14 @@ class CensusOverview:
     skipped_max: int = 0
     alloc: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    failed: str | None = None  # how often, and why, the census failed (judge/instruments.py)
 
     def lines(self) -> list[str]:
         """Plain sentences, for summary.md and report.html alike."""
+        failed = [f"The census failed: {self.failed}."] if self.failed else []
         if not self.censuses:
-            return [self.note or "no census"]
-        out = [f"{self.censuses} censuses; {self.groups} groups tracked after warm-up "
+            return [*([self.note] if self.note and not self.failed else []), *failed] or ["no census"]
+        out = [*failed, f"{self.censuses} censuses; {self.groups} groups tracked after warm-up "
                f"(tasks by coroutine, objects by type, container entries, threads); "
                f"{len(self.grew) or 'none'} grew."]
         if self.garbage:
@@ -64,6 +66,7 @@ def overview(j: Judgement) -> CensusOverview | None:
     if not post and not note:
         return None
     result = CensusOverview(note, censuses=len(post), groups=j.analysis.census_groups)
+    result.failed = next((f.describe() for f in j.analysis.instruments if f.instrument == "census"), None)
     result.grew = [m for m in j.analysis.failing() if m.kind == "census"]
     if not post:
         return result

@@ -53,6 +53,7 @@ def headline(j: Judgement) -> str:
     status = j.run.status
     if status is not None and status.state == "decided":
         text += f"; decided at cycle {status.decided_at} of {status.cycles_asked or '?'}"
+    text += "".join(f"; {failures.short()}" for failures in a.instruments)
     failing = a.failing()
     census = [m for m in failing if m.kind == "census"]
     caught = [m.reason for m in failing if m.kind != "census"] + [m.reason for m in census[:HEADLINE_CENSUS]]
@@ -60,7 +61,8 @@ def headline(j: Judgement) -> str:
         caught.append(f"... and {len(census) - HEADLINE_CENSUS} more census groups that grew (summary.md)")
     caught += [r.reason() for r in j.regressions]
     refused = [j.baseline_refused] if j.baseline_refused else []
-    lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in [*a.reasons, *refused])]
+    unsure = [*(f.describe() for f in a.instruments), *a.other_reasons(), *refused]
+    lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in unsure)]
     lines += [f"  ~ {line}" for line in a.machine_lines()]
     lines += [f"  ? {line}" for line in a.too_short]
     return "\n".join(lines)
@@ -83,8 +85,11 @@ def markdown(j: Judgement) -> str:
         f"Signals available: {', '.join(a.signals) or 'none'}.",
         "",
     ]
-    if a.reasons:
-        out += ["**Why this run cannot pass:**", "", *(f"- {r}" for r in a.reasons), ""]
+    if a.instruments:
+        out += ["**Instruments that failed:** " + "; ".join(f.short() for f in a.instruments) + ".", "",
+                *(f"- {f.describe()}" for f in a.instruments), ""]
+    if a.other_reasons():
+        out += ["**Why this run cannot pass:**", "", *(f"- {r}" for r in a.other_reasons()), ""]
     if a.machine:
         out += ["**The machine's speed changed (control series):**", "",
                 *(f"- {line}" for line in a.machine_lines()), ""]

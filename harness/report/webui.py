@@ -157,11 +157,13 @@ class LeaksBoard:
 
 def notes(analysis: Analysis | None) -> list[dict[str, Any]]:
     """What keeps a run without findings from passing, as findings the tab lists: the
-    verdicts a change of the machine took from the server, and the signals too short to judge."""
+    instruments that failed, the verdicts a change of the machine took from the server, and
+    the signals too short to judge."""
     if analysis is None:
         return []
-    out = [{"name": f"machine {i}" if i else "machine", "text": change.describe()}
-           for i, change in enumerate(analysis.machine)]
+    out = [{"name": failures.instrument, "text": failures.describe()} for failures in analysis.instruments]
+    out += [{"name": f"machine {i}" if i else "machine", "text": change.describe()}
+            for i, change in enumerate(analysis.machine)]
     out += [{"name": m.name, "text": f"confounded: {m.reason}"} for m in analysis.confounded()]
     for line in analysis.too_short:
         signal, _, rest = line.removeprefix("too short to judge ").partition(": ")

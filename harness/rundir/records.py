@@ -173,6 +173,9 @@ class CycleSample:
     census: Census | None = None  # inside the server, where the census agent runs
     composition: dict[str, int] = field(default_factory=dict)  # sessions per behaviour in this wave
     control: Control | None = None  # the machine's speed this cycle (observe/control.py)
+    # Instruments that were asked for and failed this cycle ("census", "metrics <url>") -> why:
+    # a failed instrument is never evidence of health, so the judge counts these.
+    instruments_failed: dict[str, str] = field(default_factory=dict)
 
     def step(self, name: str) -> StepLatency | None:
         """The wave's latencies of one step, or None when no session timed it."""
@@ -200,6 +203,8 @@ class CycleSample:
             data["composition"] = dict(self.composition)
         if self.control is not None:
             data["control"] = asdict(self.control)
+        if self.instruments_failed:
+            data["instruments_failed"] = dict(self.instruments_failed)
         return data
 
     def to_json(self) -> str:
@@ -248,6 +253,8 @@ class CycleSample:
                 composition={str(k): int(v)
                              for k, v in _object(data.get("composition") or {}, "'composition'").items()},
                 control=Control(**{f.name: _number(control, f.name) for f in fields(Control)}) if control else None,
+                instruments_failed={str(k): str(v) for k, v in
+                                    _object(data.get("instruments_failed") or {}, "'instruments_failed'").items()},
             )
         except (TypeError, AttributeError) as exc:
             raise RecordError(f"malformed cycle sample ({exc})") from None

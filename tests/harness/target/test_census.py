@@ -73,6 +73,31 @@ def test_the_same_server_fixed_passes_with_a_census(tmp_path: Path) -> None:
     assert "groups tracked after warm-up" in text and "none grew" in text
 
 
+def test_census_that_fails_every_cycle_is_no_evidence_of_health(tmp_path: Path, capsys) -> None:
+    """A clean server whose census fails every cycle: exit 3, the first verdict line counts
+    the failures, the error is named there, in summary.json and in report.html's headline."""
+    out = tmp_path / "broken"
+    argv = ["run", "--server-cmd", tiny("clean") + " --break-census", "--inspect", *SIMPLE, "--cycles", "12",
+            "--out", str(out)]
+    assert main(argv) == EXIT_INCONCLUSIVE
+    printed = capsys.readouterr().out
+    verdict = next(line for line in printed.splitlines() if line.startswith("INCONCLUSIVE:"))
+    assert verdict.endswith("; census failed in 12 of 12 cycles"), verdict
+    assert "the census agent answered HTTP 500: TypeError: unsupported operand" in printed
+    result, text = summary(out)
+    failed = result["instruments_failed"]
+    assert [(f["instrument"], f["failed"], f["cycles"], f["enough"]) for f in failed] == [("census", 12, 12, False)]
+    assert any(reason.startswith("census failed in 12 of 12 cycles: ") for reason in result["reasons"])
+    assert "**Instruments that failed:** census failed in 12 of 12 cycles." in text
+    html = (out / "report.html").read_text()
+    header = html[html.index("<header>"):html.index("</header>")]
+    assert "census failed in 12 of 12 cycles" in header and "TypeError: unsupported operand" in header
+    inside = html[html.index("<h2>Inside the server</h2>"):]
+    inside = inside[:inside.index("<h2>", 5)]
+    assert "Nothing grows" not in html and "census: on" not in inside
+    assert "The census failed: census failed in 12 of 12 cycles" in inside
+
+
 @pytest.mark.parametrize(("fault", "named"), [
     ("contexts", "objects `server.context.ServiceContext`"),
     ("tasks", "asyncio tasks `ClientSession.turn` suspended at server/"),
@@ -87,15 +112,22 @@ def test_bundled_faults_are_named_inside_the_server(tmp_path: Path, fault: str, 
 
 
 def test_fastapi_app_under_uvicorn_gets_a_census(tmp_path: Path) -> None:
-    """A FastAPI app started by its own script: the agent loads through sitecustomize, the
-    census sees uvicorn's and starlette's objects, and a map keyed per client is named."""
+    """A FastAPI app started by its own script on uvloop and httptools with PyYAML's C loader
+    (Cython types whose `__module__` is a descriptor): the agent loads through sitecustomize,
+    every census succeeds, it sees uvloop's, uvicorn's and starlette's objects, and a map
+    keyed per client is named."""
     pytest.importorskip("fastapi")
+    pytest.importorskip("uvloop")
+    pytest.importorskip("httptools")
     app = " ".join([sys.executable, str(SERVERS / "fastapi_chat.py"), "--port", "{port}"])
     clean, leaky = tmp_path / "clean", tmp_path / "leaky"
     argv = ["run", "--server-cmd", app, "--inspect", *SIMPLE, "--cycles", "10", "--out", str(clean)]
     assert main(argv) == EXIT_INCONCLUSIVE
     assert_clean_but_too_short(summary(clean)[0])
-    groups = load_run(clean).samples[-1].census.groups
+    samples = load_run(clean).samples
+    assert all(s.census is not None and not s.instruments_failed for s in samples), samples[0].instruments_failed
+    groups = samples[-1].census.groups
+    assert groups.get("objects:uvloop.Loop") == 1, sorted(groups)
     assert any(g.startswith("objects:starlette.") for g in groups), sorted(groups)
     assert any(g.startswith("tasks:") for g in groups), sorted(groups)
     argv = ["run", "--server-cmd", app + " --leak", "--inspect", *SIMPLE, "--cycles", "10", "--out", str(leaky)]

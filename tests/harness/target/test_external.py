@@ -96,15 +96,21 @@ def test_garbage_frames_end_sessions_with_counted_errors(tmp_path: Path, capsys)
 
 
 def test_garbage_metrics_warn_once_and_the_run_goes_on(tmp_path: Path, capsys) -> None:
-    """A metrics URL that returns garbage: one warning, then the other signals judge."""
+    """A metrics URL that returns garbage: one warning, the run goes on and counts it every
+    cycle; since that URL gave nothing the user asked for, the run cannot pass and says why."""
     out = tmp_path / "garbage"
     argv = ["run", "--server-cmd", tiny("clean", "--garbage-metrics"),
             "--metrics-url", "http://127.0.0.1:{port}/metrics", "--scenario", "clean_close",
             "--cycles", "6", "--users", "3", "--out", str(out)]
     assert main(argv) == EXIT_INCONCLUSIVE
-    assert_clean_but_too_short(summary(out))
+    result = summary(out)
+    assert result["caught_by"] == []
+    [failed] = result["instruments_failed"]
+    assert failed["instrument"].startswith("metrics http://127.0.0.1:") and failed["failed"] == failed["cycles"] == 6
+    assert [r.split(":")[0] for r in result["reasons"]] == [failed["instrument"].split(":")[0]]
+    assert "failed in 6 of 6 cycles: did not return parseable figures" in result["reasons"][0]
     printed = capsys.readouterr().out
-    assert printed.count("did not return parseable figures") == 1
+    assert printed.count("did not return parseable figures") == 2  # the warning, then the verdict's line
 
 
 def test_server_cmd_that_exits_early(tmp_path: Path, capsys) -> None:

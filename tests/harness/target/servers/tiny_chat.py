@@ -2,7 +2,7 @@
 server looks like to the harness (no chat_* gauges, no /debug/resources).
 
     python tiny_chat.py --port PORT [--mode clean|fdleak|memory|masked|mute|garbage|sleeper] [--llm URL]
-                        [--garbage-metrics]
+                        [--garbage-metrics] [--break-census]
 
 clean:   cleans up after every client.
 fdleak:  opens a file per client and closes it only on a clean close: every abrupt drop
@@ -16,12 +16,16 @@ sleeper: every client starts a Watcher whose task sleeps forever, never cancelle
          counter, no fd, a few hundred bytes; only a census sees it.
 garbage: of every four replies, one is preceded by a frame that is not JSON, one by a
          frame of 5 MiB, one by a JSON list instead of an object; one is clean.
+
+--break-census makes every census of the harness's agent (--inspect) fail, as one did on a
+heap it could not read: gc.get_objects() raises, so the agent answers HTTP 500.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import urllib.request
@@ -106,6 +110,10 @@ async def handler(ws, args) -> None:  # type: ignore[no-untyped-def]
             handle.close()
 
 
+def unreadable_heap(generation: int | None = None) -> list[object]:
+    raise TypeError("unsupported operand type(s) for +: 'getset_descriptor' and 'str'")
+
+
 def metrics(connection, request):  # type: ignore[no-untyped-def]
     if request.path == "/metrics":
         return connection.respond(HTTPStatus.OK, "garbage {{{ not prometheus\n")
@@ -126,7 +134,10 @@ async def main() -> None:
                                                            "sleeper"])
     parser.add_argument("--llm", default="")
     parser.add_argument("--garbage-metrics", action="store_true")
+    parser.add_argument("--break-census", action="store_true")
     args = parser.parse_args()
+    if args.break_census:
+        gc.get_objects = unreadable_heap
     async with serve(lambda ws: handler(ws, args), "127.0.0.1", args.port,
                      process_request=metrics if args.garbage_metrics else
                      memory_metrics if args.mode == "masked" else None):
