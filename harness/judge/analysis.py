@@ -29,6 +29,7 @@ import numpy as np
 
 from harness.judge.by_behaviour import attribute
 from harness.judge.confound import MachineChange, confound, machine_changes
+from harness.judge.drain import check_drain
 from harness.judge.instruments import InstrumentFailures, instrument_failures
 from harness.judge.power import too_short
 from harness.judge.rules import (
@@ -92,6 +93,12 @@ class Analysis:
     def failing(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict in (LEAK, DEGRADED)]
 
+    def bounded(self) -> list[MetricResult]:
+        """Retained but no leak, said so, not failed: levels that rose and then stopped (caches
+        that filled), and levels held a while and released after the last wave (the drain check)."""
+        return [m for m in self.metrics.values()
+                if m.verdict == PASS and (m.bounded is not None or (m.drain or {}).get("released_after_s") is not None)]
+
     def confounded(self) -> list[MetricResult]:
         return [m for m in self.metrics.values() if m.verdict == CONFOUNDED]
 
@@ -134,9 +141,12 @@ class Analysis:
 
 
 def analyze(
-    samples: list[CycleSample], config: Config | None = None, status: RunStatus | None = None
+    samples: list[CycleSample],
+    config: Config | None = None,
+    status: RunStatus | None = None,
+    drain: list[CycleSample] | None = None,
 ) -> Analysis:
-    """Judge one run from its samples (and the driver's status, if any)."""
+    """Judge one run from its samples (and the driver's status, and the drain check's samples, if any)."""
     config = config or Config()
     cycles = len(samples)
     # A run stopped early, or judged live, keeps the warm-up of the run that was planned.
@@ -162,17 +172,19 @@ def analyze(
         if len(y):
             metrics[name] = residue_rule(name, y, per_session, config)
     for name in levels:
-        y = clean(series(post, name))
+        cycles_of, y = points(post, name)
         if len(y) >= 2:
-            metrics[name] = growth_rule(name, y, per_session, config)
-    census = [census_rule(name, clean(series(post, name)), per_session, config) for name in census_names(post)]
-    for result in sorted((r for r in census if r.verdict == LEAK), key=census_order(post)):
+            metrics[name] = growth_rule(name, y, per_session, config, cycles_of)
+    census = [census_rule(name, y, per_session, config, cycles_of)
+              for name in census_names(post) for cycles_of, y in [points(post, name)]]
+    kept = (r for r in census if r.verdict == LEAK or r.bounded is not None)
+    for result in sorted(kept, key=census_order(post)):
         metrics[result.name] = result  # flat groups stay out: a census tracks hundreds
     analysis.census_groups = len(census)
     for name in PROCESS_LEVELS:
-        y = clean(series(post, f"process.{name}"))
+        cycles_of, y = points(post, f"process.{name}")
         if len(y) >= 2:
-            metrics[f"process.{name}"] = growth_rule(f"process.{name}", y, per_session, config)
+            metrics[f"process.{name}"] = growth_rule(f"process.{name}", y, per_session, config, cycles_of)
     for name, bound in PAGE_BOUNDS.items():
         y = clean(series(post, f"page.{name}"))
         if len(y):
@@ -216,6 +228,7 @@ def analyze(
             confound(metrics[name], cycles_of, y, analysis.machine, config)
     analysis.too_short = too_short(metrics, lengths, len(post), config)
     analysis.attribution, fits = attribute(samples, warmup, metrics, config)
+    check_drain(metrics, post, drain or [], config.growth_windows)
     analysis.attributed = sorted(fits)
     analysis.metrics = metrics
     analysis.signals = available_signals(post)

@@ -53,6 +53,28 @@ class Fit:
     named: list[str] = field(default_factory=list)  # positive, significant, large enough
     clears: list[str] = field(default_factory=list)  # negative and significant
     probe_named: bool = False
+    faded: list[str] = field(default_factory=list)  # named over the run, gone in its later half
+
+
+def fade(f: Fit, deltas: np.ndarray, design: Design) -> None:
+    """Move to `faded` the named behaviours whose effect no longer shows in the run's later
+    half: a leak accumulates round after round, a cache that filled stops growing however
+    much its filling cost early on. A behaviour's late waves that repeat their wave (its
+    block's) are compared with its fitted rate: nearer 0 than the rate, it has faded. One
+    with no such wave in the later half keeps its name (nothing shows it stopped)."""
+    n = len(design.counts)
+    late = np.arange(n) >= n // 2
+    for b in list(f.named):
+        i = design.behaviours.index(b)
+        rows = late & design.steady & (design.counts[:, i] > 0) & np.isfinite(deltas)
+        if not rows.any():
+            continue
+        others = sum(f.effects[o].rate * design.counts[rows, j]
+                     for j, o in enumerate(design.behaviours) if o != b) + f.probe.rate
+        late_rate = float(np.mean((deltas[rows] - others) / design.counts[rows, i]))
+        if late_rate < f.effects[b].rate / 2:
+            f.named.remove(b)
+            f.faded.append(b)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.judge.attribution import Fit, design_of, fit, name_effects
+from harness.judge.attribution import Fit, design_of, fade, fit, name_effects
 from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult, census_label
 from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
 from harness.rundir.records import CycleSample
@@ -49,13 +49,21 @@ def attribute(
         return design.gap, {}
     hard, soft = signals(samples, post, metrics)
     fits: list[Fit] = []
+    changes: dict[str, np.ndarray] = {}
     min_total: dict[str, float] = {}
     for name, values in [*hard.items(), *soft.items()]:
-        result = fit(name, deltas(values, warmup), design)
+        changes[name] = deltas(values, warmup)
+        result = fit(name, changes[name], design)
         if result is not None:
             fits.append(result)
             min_total[name] = minimum(name, values) if name in soft else 1.0
     name_effects(fits, config.alpha, min_total)
+    for f in fits:
+        fade(f, changes[f.name], design)
+    for f in fits:
+        if f.faded and not f.named and f.name in metrics and metrics[f.name].bounded is None:
+            metrics[f.name].reason = (metrics[f.name].reason + "; " if metrics[f.name].reason else "") + (
+                f"grew with {', '.join(f.faded)} early in the run, not in its later half: no leak")
     named = {f.name: f for f in fits if f.named or f.probe_named}
     for f in named.values():
         apply(f, metrics, hard=f.name in hard)

@@ -65,6 +65,12 @@ class MetricResult:
     by_behaviour: dict[str, dict[str, Any]] = field(default_factory=dict)  # the behaviours named, each
     # {"per_session": rate, "ci": [low, high]} (by_behaviour.py)
     probe: dict[str, Any] | None = None  # the probe's own effect, {"per_cycle": rate, "ci": [...]}, if named
+    # A level that rose, then stopped: {"low": l, "high": h, "from_cycle": c}: it stayed within
+    # [l, h] from cycle c on (a cache or pool that filled); no leak, and said so.
+    bounded: dict[str, float] | None = None
+    # The drain check (drain.py): {"released_after_s", "level", "early"} for a level that was held
+    # and released after the last wave; {"idle_s", "level", "early", "needs_s"} for one still up.
+    drain: dict[str, float | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -151,22 +157,45 @@ def bound_rule(name: str, y: np.ndarray, bound: float, config: Config) -> Metric
     return result
 
 
-def growth_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+def rising_floors(y: np.ndarray, count: int) -> tuple[list[float], bool]:
+    """The floors of `count` windows of y, and whether each is at least 1 above the one before
+    (CPython's -R rule, on minima so a passing task is not counted)."""
+    floors = [float(w.min()) for w in windows(y, min(count, len(y)))]
+    deltas = np.diff(floors)
+    return floors, bool(len(deltas)) and bool(np.all(deltas >= 1))
+
+
+def growth_rule(
+    name: str, y: np.ndarray, per_session: float, config: Config, cycles: np.ndarray | None = None
+) -> MetricResult:
+    """A leak grows for as long as the run goes: its floors rise in every window of the run, and
+    again in every window of the run's later half. A level that rose and then stopped (a cache,
+    pool or LRU that filled to its cap, however slowly) is bounded, and said so with where."""
     result = MetricResult(name, "growth")
     slope, low, high = theil_sen(y)
     result.slope_per_cycle, result.ci = slope, (low, high)
     result.slope_per_session = slope / per_session if per_session else None
-    parts = windows(y, min(config.growth_windows, len(y)))
-    floors = [float(w.min()) for w in parts]
+    floors, rising = rising_floors(y, config.growth_windows)
     result.first_median, result.last_median = floors[0], floors[-1]
-    deltas = np.diff(floors)
-    if len(deltas) and np.all(deltas >= 1):
-        result.verdict = LEAK
-        result.practical = True
-        result.reason = (
-            f"{name} floor rose in every window ({' -> '.join(f'{f:g}' for f in floors)}): "
-            f"{result.slope_per_session:.3g} per session"
-        )
+    if not rising:
+        return result
+    late = y[len(y) // 2 :]
+    if len(late) >= config.growth_windows and not rising_floors(late, config.growth_windows)[1]:
+        stayed = windows(late, config.growth_windows)[-1]  # where it stayed, at the end of the run
+        low, high = float(stayed.min()), float(stayed.max())
+        settled = int(np.argmax(np.minimum.accumulate(y[::-1])[::-1] >= low))  # never below it from here on
+        at = int(cycles[settled]) if cycles is not None and len(cycles) == len(y) else settled + 1
+        result.bounded = {"low": low, "high": high, "from_cycle": at}
+        level = f"{low:g}" if low == high else f"{low:g}-{high:g}"
+        result.reason = (f"{name} rose ({floors[0]:g} -> {floors[-1]:g}), then stopped growing: bounded at "
+                         f"{level} from cycle {at} on (a cache or pool that filled is no leak)")
+        return result
+    result.verdict = LEAK
+    result.practical = True
+    result.reason = (
+        f"{name} floor rose in every window ({' -> '.join(f'{f:g}' for f in floors)}): "
+        f"{result.slope_per_session:.3g} per session"
+    )
     return result
 
 
@@ -188,11 +217,15 @@ def census_label(name: str) -> str:
     return f"{CENSUS_KINDS.get(kind, kind)} `{group}`"
 
 
-def census_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+def census_rule(
+    name: str, y: np.ndarray, per_session: float, config: Config, cycles: np.ndarray | None = None
+) -> MetricResult:
     """A group the census counts inside the server: the growth rule, said in the server's terms.
     Counts are taken after gc.collect(), so what grows is retained, not garbage waiting."""
-    result = growth_rule(name, y, per_session, config)
+    result = growth_rule(name, y, per_session, config, cycles)
     result.kind = "census"
+    if result.bounded is not None:
+        result.reason = result.reason.replace(name, census_label(name), 1)
     if result.verdict == LEAK:
         rate = result.slope_per_session if result.slope_per_session is not None else result.slope_per_cycle or 0.0
         unit = " per session" if result.slope_per_session is not None else " per cycle"

@@ -79,6 +79,7 @@ def context(j: Judgement, run_dir: Path) -> dict[str, Any]:
         "findings": [{"name": m.name, "rate": rate(m), "reason": m.reason} for m in failing],
         "reasons": a.other_reasons(), "machine": a.machine_lines(), "too_short": a.too_short,
         "instruments": [f.describe() for f in a.instruments],
+        "bounded": [m.reason for m in a.bounded()],
         "instruments_short": "; ".join(f.short() for f in a.instruments),
         "failures": a.failures, "failed": sum(a.failures.values()), "attempted": a.sessions,
         "regressions": [r.reason() for r in j.regressions], "refused": j.baseline_refused,

@@ -63,6 +63,7 @@ def headline(j: Judgement) -> str:
     refused = [j.baseline_refused] if j.baseline_refused else []
     unsure = [*(f.describe() for f in a.instruments), *a.other_reasons(), *refused]
     lines = [text, *(f"  - {reason}" for reason in caught), *(f"  ! {r}" for r in unsure)]
+    lines += [f"  = {m.reason}" for m in a.bounded()]
     lines += [f"  ~ {line}" for line in a.machine_lines()]
     lines += [f"  ? {line}" for line in a.too_short]
     return "\n".join(lines)
@@ -90,6 +91,8 @@ def markdown(j: Judgement) -> str:
                 *(f"- {f.describe()}" for f in a.instruments), ""]
     if a.other_reasons():
         out += ["**Why this run cannot pass:**", "", *(f"- {r}" for r in a.other_reasons()), ""]
+    if a.bounded():
+        out += ["**Retained, but bounded (no leak):**", "", *(f"- {m.reason}" for m in a.bounded()), ""]
     if a.machine:
         out += ["**The machine's speed changed (control series):**", "",
                 *(f"- {line}" for line in a.machine_lines()), ""]

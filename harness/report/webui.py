@@ -165,6 +165,7 @@ def notes(analysis: Analysis | None) -> list[dict[str, Any]]:
     out += [{"name": f"machine {i}" if i else "machine", "text": change.describe()}
             for i, change in enumerate(analysis.machine)]
     out += [{"name": m.name, "text": f"confounded: {m.reason}"} for m in analysis.confounded()]
+    out += [{"name": m.name, "text": m.reason} for m in analysis.bounded()]
     for line in analysis.too_short:
         signal, _, rest = line.removeprefix("too short to judge ").partition(": ")
         out.append({"name": signal, "text": f"too short to judge: {rest}"})

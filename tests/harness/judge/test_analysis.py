@@ -317,3 +317,22 @@ def test_looks_thin_out_beyond_a_hundred_cycles() -> None:
     assert looks[:100] == list(range(1, 101))
     assert len(looks) == 615
     assert all(b - a <= max(1, b // 100) for a, b in zip(looks, looks[1:], strict=False))
+
+
+def test_a_cache_that_fills_and_stays_full_is_bounded_not_leaked() -> None:
+    """An LRU that fills over 35 cycles, then stays at its cap: its floors rise in every window
+    of the run, but not over the later half; no leak, and it says where it saturated."""
+    lines = make_lines(per_client={"app_lru_entries": lambda t: min(240, 7 * t)})
+    result = analyze(lines)
+    metric = result.metrics["app_lru_entries"]
+    assert result.verdict == PASS, [m.reason for m in result.failing()]
+    assert metric.bounded == {"low": 240.0, "high": 240.0, "from_cycle": 36}
+    assert "bounded at 240 from cycle 36 on" in metric.reason and result.bounded() == [metric]
+
+
+def test_a_leak_that_keeps_growing_is_no_cache() -> None:
+    """The same rise, kept up to the end of the run: a leak, whatever its level."""
+    lines = make_lines(per_client={"app_lru_entries": lambda t: 7 * t})
+    result = analyze(lines)
+    assert result.metrics["app_lru_entries"].verdict == LEAK and result.metrics["app_lru_entries"].bounded is None
+
