@@ -80,11 +80,13 @@ def target_options(func):  # type: ignore[no-untyped-def]
 @click.option("--reply-timeout", default=10.0, show_default=True,
               help="Seconds a reply may take before the session fails.")
 @click.option("--stop-early", is_flag=True, help="Stop as soon as a failing verdict can no longer change.")
+@click.option("--drain", default=RunOptions.drain, show_default=True,
+              help="Seconds of idle after the last wave, re-sampling until what grew is released (0: none).")
 @click.option("--workers", default=0, show_default=True, help="Run on a Locust master with N local workers.")
 @click.option("--page-leak", default="", type=click.Choice(["", "subscriptions", "connections"]),
               help="With --scenario page: the page's pre-fix behaviour (?leak=...).")
 def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None,
-        settle_timeout: float, reply_timeout: float, stop_early: bool, workers: int,
+        settle_timeout: float, reply_timeout: float, stop_early: bool, drain: float, workers: int,
         page_leak: str, **target: Any) -> int:
     """Churn clients in waves against a server and judge leaks and latency.
 
@@ -93,7 +95,7 @@ def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None
 
     options = RunOptions(cycles=cycles, warmup=warmup, baseline=baseline,
                          settle_timeout=settle_timeout, reply_timeout=reply_timeout,
-                         stop_early=stop_early, workers=workers, page_leak=page_leak, **target)
+                         stop_early=stop_early, drain=drain, workers=workers, page_leak=page_leak, **target)
     if out is not None:
         options.out = out
     return conclude(run_job(options, echo, Config(warmup=warmup)))

@@ -40,6 +40,7 @@ class RunOptions:
     baseline: Path | None = None
     settle_timeout: float = 10.0
     reply_timeout: float = 10.0
+    drain: float = 5.0  # seconds of idle after the last wave, re-sampling until grown state is released
     stop_early: bool = False
     server_cmd: str | None = None
     target: str | None = None
@@ -62,6 +63,8 @@ class RunOptions:
         self.validate_target()
         if self.cycles < 1:
             raise UsageError("--cycles must be at least 1")
+        if self.drain < 0:
+            raise UsageError("--drain must be 0 (no drain check) or more seconds")
         if self.baseline is not None and not self.baseline.exists():
             raise UsageError(f"baseline {self.baseline} does not exist")
         if self.out.exists() and any(self.out.iterdir()):

@@ -21,9 +21,11 @@ from harness.options import PAGE, RunOptions, draw_seed
 from harness.report.summary import progress_line, write_reports
 from harness.rundir.records import CycleSample, Run, RunMeta, RunStatus
 from harness.rundir.store import (
+    DRAIN_FILE,
     SampleFollower,
     SampleLog,
     load_run,
+    read_drain,
     read_meta,
     read_status,
     read_summary,
@@ -152,7 +154,7 @@ def drive_pages(options: RunOptions, running: Running, progress: Progress) -> st
         driver = CycleDriver(
             cycles=options.cycles, design=design, run_wave=pages.run_wave, sampler=sampler, probe=pages.probe,
             log=SampleLog(options.out), on_cycle=progress, stop_requested=lambda: progress.decided,
-            control=sampler.control_meter(),
+            control=sampler.control_meter(), drain=options.drain, drain_log=SampleLog(options.out, DRAIN_FILE),
         )
         write_status(options.out, driver.run())
     return None
@@ -178,7 +180,8 @@ def conclude_status(
 def finish(options: RunOptions, samples: list[CycleSample], config: Config | None, warnings: list[str]) -> Judgement:
     """Judge the samples, with the status and plan as written, and render."""
     baseline = read_summary(options.baseline) if options.baseline else None
-    record = Run(options.out, samples, read_status(options.out), read_meta(options.out), warnings)
+    drain, bad_lines = read_drain(options.out)
+    record = Run(options.out, samples, read_status(options.out), read_meta(options.out), warnings + bad_lines, drain)
     judgement = judge(record, config, baseline, options.baseline)
     write_reports(judgement)
     return judgement

@@ -74,7 +74,7 @@ def judge(
     baseline_path: Path | None = None,
 ) -> Judgement:
     """Judge a whole run; `baseline` is a saved summary.json to gate against."""
-    judgement = Judgement(run, analyze(run.samples, config, run.status), baseline=baseline_path)
+    judgement = Judgement(run, analyze(run.samples, config, run.status, run.drain), baseline=baseline_path)
     if baseline is not None:
         current = run.meta.to_dict() if run.meta else {}
         judgement.baseline_refused = baseline_mismatch(current, baseline, baseline_path)

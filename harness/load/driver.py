@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import TargetError, WorkerLost
+from harness.judge.series import IGNORED
 from harness.load.client import ChatClient, SessionError
 from harness.load.design import WaveDesign
 from harness.observe.control import ControlMeter
@@ -27,6 +28,24 @@ from harness.rundir.store import SampleLog
 logger = logging.getLogger("harness.load.driver")
 
 PROBE_TEXT = "Probe: please reply as usual."
+DRAIN_INTERVAL_S = 0.25  # between drain samples, on top of the sample's own idle-CPU window
+CUMULATIVE = ("_total", "_created", "_count", "_sum", "_bucket")
+
+
+def levels(sample: CycleSample) -> dict[str, float]:
+    """The figures of a sample that retained state shows in, by their series names: server
+    gauges (less the process figures psutil reports better), the census's groups of the server's
+    own code and its tasks, entries and threads, fds and threads. (Library object counts and
+    virtual memory wander and are left out.)"""
+    out = {name: value for name, value in sample.server.items()
+           if name not in IGNORED and not name.split("{")[0].endswith(CUMULATIVE)}
+    if sample.census is not None:
+        own = {f"objects:{t}" for t in sample.census.own_types}
+        out |= {f"census.{group}": n for group, n in sample.census.groups.items()
+                if not group.startswith("objects:") or group in own}
+    if sample.process is not None:
+        out |= {"process.open_fds": sample.process.open_fds, "process.threads": sample.process.threads}
+    return out
 
 
 @dataclass
@@ -101,6 +120,8 @@ class CycleDriver:
         on_cycle: Callable[[CycleSample], None] | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
         control: ControlMeter | None = None,
+        drain: float = 0.0,
+        drain_log: SampleLog | None = None,
     ) -> None:
         self.cycles = cycles
         self.design = design
@@ -111,7 +132,11 @@ class CycleDriver:
         self.on_cycle = on_cycle
         self.stop_requested = stop_requested
         self.control = control
+        self.drain_s = drain
+        self.drain_log = drain_log
         self.done = 0
+        self.early: dict[str, float] = {}  # each level's floor over the first third after warm-up
+        self.last: CycleSample | None = None
 
     def run_cycle(self, cycle: int) -> CycleSample:
         started = time.time()
@@ -152,8 +177,10 @@ class CycleDriver:
                 sample = self.run_cycle(cycle)
                 self.log.append(sample)
                 self.done = cycle
+                self.remember(sample)
                 if self.on_cycle is not None:
                     self.on_cycle(sample)
+            self.drain()
         except Stopped:
             return self.status("stopped", f"stopped during cycle {cycle}")
         except TargetError as exc:
@@ -161,6 +188,41 @@ class CycleDriver:
         except WorkerLost as exc:
             return self.status("worker-died", str(exc))
         return self.status("finished", f"{self.done} cycles")
+
+    def remember(self, sample: CycleSample) -> None:
+        """Keep the early floor of every level (what the drain check waits for) and the last sample."""
+        self.last = sample
+        warmup = self.design.warmup
+        if warmup < sample.cycle <= warmup + max(1, (self.cycles - warmup) // 3):
+            for name, value in levels(sample).items():
+                self.early[name] = min(value, self.early.get(name, value))
+
+    def drain(self) -> None:
+        """After the last wave, idle and re-sample until every level that is above its early
+        floor is back at it, or `drain_s` pass: state held for a while (a reconnect grace, a
+        lazy sweep) is released then; a leak is not. The judge reads drain.jsonl (judge/drain.py)."""
+        if self.drain_s <= 0 or self.drain_log is None or self.last is None:
+            return
+        ended = self.last.time + self.last.wave_s  # when the last wave's sessions had all left
+        deadline = time.monotonic() + self.drain_s
+        taken = 0
+        while time.monotonic() < deadline and not self.stop_requested():
+            grown = [name for name, value in levels(self.last).items() if value > self.early.get(name, 0.0)]
+            if not grown and taken:
+                break
+            time.sleep(DRAIN_INTERVAL_S)
+            try:
+                observation = self.sampler.sample()
+            except TargetError as exc:  # every cycle is in; the judge goes on what the drain had
+                logger.warning("drain check stopped: %s", exc)
+                break
+            self.last = CycleSample(cycle=self.done, sessions=Sessions(), time=round(time.time(), 3),
+                                    server=observation.server, process=observation.process,
+                                    census=observation.census, instruments_failed=observation.failed,
+                                    drain_after_s=round(time.time() - ended, 3))
+            self.drain_log.append(self.last)
+            taken += 1
+        logger.info("drain: %d samples over %.1f s after the last wave", taken, self.last.drain_after_s or 0.0)
 
     def status(self, state: str, message: str) -> RunStatus:
         logger.info("driver %s: %s", state, message)

@@ -31,7 +31,7 @@ from harness.report.summary import progress_line, write_reports
 from harness.report.webui import LeaksBoard
 from harness.report.webui import install as install_leaks_tab
 from harness.rundir.records import Run, RunMeta, RunStatus, Target
-from harness.rundir.store import SampleLog, next_run_dir, read_meta, write_meta, write_status
+from harness.rundir.store import DRAIN_FILE, SampleLog, next_run_dir, read_meta, write_meta, write_status
 
 logger = logging.getLogger("harness.locust")
 
@@ -166,6 +166,8 @@ class DriverGreenlet:
             log=SampleLog(plan.run_dir),
             on_cycle=on_cycle,
             stop_requested=lambda: self.stopping,
+            drain=options.drain,
+            drain_log=SampleLog(plan.run_dir, DRAIN_FILE),
         )
         try:
             status = driver.run()

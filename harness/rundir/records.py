@@ -176,6 +176,8 @@ class CycleSample:
     # Instruments that were asked for and failed this cycle ("census", "metrics <url>") -> why:
     # a failed instrument is never evidence of health, so the judge counts these.
     instruments_failed: dict[str, str] = field(default_factory=dict)
+    # A drain sample (drain.jsonl): seconds after the last wave ended, idle since; no wave, no probe.
+    drain_after_s: float | None = None
 
     def step(self, name: str) -> StepLatency | None:
         """The wave's latencies of one step, or None when no session timed it."""
@@ -205,6 +207,8 @@ class CycleSample:
             data["control"] = asdict(self.control)
         if self.instruments_failed:
             data["instruments_failed"] = dict(self.instruments_failed)
+        if self.drain_after_s is not None:
+            data["drain_after_s"] = self.drain_after_s
         return data
 
     def to_json(self) -> str:
@@ -255,6 +259,7 @@ class CycleSample:
                 control=Control(**{f.name: _number(control, f.name) for f in fields(Control)}) if control else None,
                 instruments_failed={str(k): str(v) for k, v in
                                     _object(data.get("instruments_failed") or {}, "'instruments_failed'").items()},
+                drain_after_s=_number(data, "drain_after_s"),
             )
         except (TypeError, AttributeError) as exc:
             raise RecordError(f"malformed cycle sample ({exc})") from None
@@ -385,6 +390,7 @@ class Run:
     status: RunStatus | None = None
     meta: RunMeta | None = None
     warnings: list[str] = field(default_factory=list)
+    drain: list[CycleSample] = field(default_factory=list)  # re-sampled while idle after the last wave
 
     @property
     def label(self) -> str:

@@ -16,6 +16,7 @@ logger = logging.getLogger("harness.rundir")
 
 META_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
+DRAIN_FILE = "drain.jsonl"  # the drain check's samples, idle after the last wave
 STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
 
@@ -71,9 +72,9 @@ def read_status(run_dir: Path) -> RunStatus | None:
 class SampleLog:
     """Appends one line per cycle, flushed at once so a dying run keeps its cycles."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, name: str = SAMPLES_FILE) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / SAMPLES_FILE
+        self.path = run_dir / name
         self.path.touch()
 
     def append(self, sample: CycleSample) -> None:
@@ -131,7 +132,16 @@ def load_run(path: Path) -> Run:
         more, warnings = parse_lines(follower.path, tail, follower.lines_read + 1)
         samples += more
         follower.warnings += warnings
-    return Run(path, samples, read_status(path), read_meta(path), follower.warnings)
+    drain, warnings = read_drain(path)
+    return Run(path, samples, read_status(path), read_meta(path), follower.warnings + warnings, drain)
+
+
+def read_drain(run_dir: Path) -> tuple[list[CycleSample], list[str]]:
+    """The drain check's samples (none when the run had no drain), and warnings of bad lines."""
+    path = run_dir / DRAIN_FILE
+    if not path.exists():
+        return [], []
+    return parse_lines(path, path.read_bytes(), 1)
 
 
 # -- summary.json and the UI's run directories ----------------------------------------

@@ -1,0 +1,70 @@
+"""Retained a while is not leaked: the drain check. After the last wave the driver idles and
+re-samples (drain.jsonl); a level that the rules call a leak, and that fell back to its early
+level during that idle, was held and released (a reconnect grace, a lazy sweep), not leaked.
+One still up is a leak, and the summary says what --drain would have to be to tell. Pure:
+samples in, verdicts changed in place."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.judge.rules import LEAK, PASS, MetricResult, census_label, windows
+from harness.judge.series import clean, series
+from harness.rundir.records import CycleSample
+
+DRAINED_KINDS = ("residue", "growth", "census")  # levels; memory rarely goes back to the OS, latency is no state
+
+
+def early_level(metric: MetricResult, post: list[CycleSample], count: int) -> float | None:
+    """Where the level was early in the run: 0 for a per-client gauge, else the floor of the
+    first window of the post-warm-up cycles (as the growth rule reads it)."""
+    if metric.kind == "residue":
+        return 0.0
+    y = clean(series(post, metric.name))
+    return float(windows(y, min(count, len(y)))[0].min()) if len(y) else None
+
+
+def check_drain(
+    metrics: dict[str, MetricResult], post: list[CycleSample], drain: list[CycleSample], windows_count: int
+) -> None:
+    """Clear the leaks that drained; say of the others how long the idle was and what would tell."""
+    if not drain or not post:
+        return
+    after = np.asarray([s.drain_after_s or 0.0 for s in drain], dtype=float)
+    for metric in metrics.values():
+        if metric.kind not in DRAINED_KINDS:
+            continue
+        values = series(drain, metric.name)
+        keep = [i for i, v in enumerate(values) if v is not None]
+        last = series(post[-1:], metric.name)[0]
+        early = early_level(metric, post, windows_count)
+        if not keep or last is None or early is None:
+            continue
+        times, y = after[keep], np.asarray([values[i] for i in keep], dtype=float)
+        label = census_label(metric.name) if metric.name.startswith("census.") else metric.name
+        back = np.nonzero(y <= early)[0]
+        if last > early and len(back):  # it fell during the idle, back to where it was early on
+            held = float(times[back[0]])
+            metric.drain = {"released_after_s": held, "level": float(y[back[0]]), "early": early}
+            released = (f"{label} was held, then released: back to {y[back[0]]:g} (its early level {early:g}) "
+                        f"{held:.1f} s after the last wave; retained a while is no leak")
+            if metric.verdict == LEAK:
+                metric.verdict, metric.practical, metric.reason = PASS, False, released
+            else:
+                metric.reason = f"{metric.reason}; {released}" if metric.bounded is not None else released
+            continue
+        if metric.verdict != LEAK:
+            continue
+        idle = float(times[-1])
+        metric.drain = {"idle_s": idle, "level": float(y[-1]), "early": early, "needs_s": None}
+        text = f"still {y[-1]:g} after {idle:.1f} s idle (its early level {early:g})"
+        fell = last - float(y[-1])
+        if fell > 0 and last > early:  # releasing, slowly: at this pace it would be back after
+            needs = math.ceil(idle * (last - early) / fell)
+            metric.drain["needs_s"] = float(needs)
+            text += f"; it is falling, and at this pace would be back after about {needs} s: --drain {needs} would tell"
+        else:
+            text += f"; it did not fall at all: a leak, or a hold longer than {idle:.0f} s (--drain sets the idle)"
+        metric.reason += f"; {text}"

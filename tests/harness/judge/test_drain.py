@@ -1,0 +1,52 @@
+"""The drain check: a level held a while after the last wave and then released is no leak;
+one still up after the drain stays a leak and says what --drain would tell (pure, no I/O)."""
+
+from __future__ import annotations
+
+from harness.judge.analysis import LEAK, PASS, analyze
+from harness.rundir.records import CycleSample, Sessions
+from tests.harness.judge.synthetic import make_lines
+
+
+def drained(values: list[tuple[float, float]], name: str = "app_sessions") -> list[CycleSample]:
+    """Drain samples: (seconds after the last wave, the level then)."""
+    return [CycleSample(cycle=50, sessions=Sessions(), server={name: v}, drain_after_s=after) for after, v in values]
+
+
+def growing() -> list[CycleSample]:
+    return make_lines(per_client={"app_sessions": lambda t: 5 * t})
+
+
+def test_a_level_released_during_the_drain_is_no_leak() -> None:
+    """A level that grows over the run and falls back to its early floor 2.1 s after the last wave."""
+    assert analyze(growing()).metrics["app_sessions"].verdict == LEAK
+    result = analyze(growing(), drain=drained([(0.6, 200.0), (1.3, 90.0), (2.1, 5.0), (2.7, 0.0)]))
+    metric = result.metrics["app_sessions"]
+    assert metric.verdict == PASS and result.verdict == PASS
+    assert metric.drain == {"released_after_s": 2.1, "level": 5.0, "early": 25.0}
+    assert "held, then released" in metric.reason and "2.1 s after the last wave" in metric.reason
+
+
+def test_a_level_that_does_not_fall_stays_a_leak() -> None:
+    result = analyze(growing(), drain=drained([(1.0, 245.0), (3.0, 245.0), (5.0, 245.0)]))
+    metric = result.metrics["app_sessions"]
+    assert metric.verdict == LEAK
+    assert metric.drain == {"idle_s": 5.0, "level": 245.0, "early": 25.0, "needs_s": None}
+    assert "it did not fall at all" in metric.reason
+
+
+def test_a_level_falling_slowly_says_what_drain_would_tell() -> None:
+    """From 245 to 225 in 5 s: back to 25 after about 55 s at that pace."""
+    result = analyze(growing(), drain=drained([(1.0, 240.0), (5.0, 225.0)]))
+    metric = result.metrics["app_sessions"]
+    assert metric.verdict == LEAK and metric.drain is not None and metric.drain["needs_s"] == 55.0
+    assert "--drain 55 would tell" in metric.reason
+
+
+def test_a_level_a_behaviour_reset_before_the_end_is_not_released_by_time() -> None:
+    """Low at the last cycle already (a reset, not the idle): the drain shows no release."""
+    lines = growing()
+    lines[-1].server["app_sessions"] = 0.0
+    result = analyze(lines, drain=drained([(1.0, 0.0)]))
+    metric = result.metrics["app_sessions"]
+    assert metric.drain is None or "released_after_s" not in metric.drain
