@@ -177,8 +177,9 @@ def analyze(
             metrics[name] = growth_rule(name, y, per_session, config, cycles_of)
     census = [census_rule(name, y, per_session, config, cycles_of)
               for name in census_names(post) for cycles_of, y in [points(post, name)]]
-    kept = (r for r in census if r.verdict == LEAK or r.bounded is not None)
-    for result in sorted(kept, key=census_order(post)):
+    order = census_order(post)  # bounded groups of the server's own code are said; a library's are noise
+    kept = (r for r in census if r.verdict == LEAK or (r.bounded is not None and order(r)[0] == 0))
+    for result in sorted(kept, key=order):
         metrics[result.name] = result  # flat groups stay out: a census tracks hundreds
     analysis.census_groups = len(census)
     for name in PROCESS_LEVELS:

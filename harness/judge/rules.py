@@ -177,7 +177,7 @@ def growth_rule(
     result.slope_per_session = slope / per_session if per_session else None
     floors, rising = rising_floors(y, config.growth_windows)
     result.first_median, result.last_median = floors[0], floors[-1]
-    if not rising:
+    if floors[-1] < floors[0] + 1:  # never grew
         return result
     late = y[len(y) // 2 :]
     if len(late) >= config.growth_windows and not rising_floors(late, config.growth_windows)[1]:
@@ -189,6 +189,8 @@ def growth_rule(
         level = f"{low:g}" if low == high else f"{low:g}-{high:g}"
         result.reason = (f"{name} rose ({floors[0]:g} -> {floors[-1]:g}), then stopped growing: bounded at "
                          f"{level} from cycle {at} on (a cache or pool that filled is no leak)")
+        return result
+    if not rising:
         return result
     result.verdict = LEAK
     result.practical = True

@@ -336,3 +336,13 @@ def test_a_leak_that_keeps_growing_is_no_cache() -> None:
     result = analyze(lines)
     assert result.metrics["app_lru_entries"].verdict == LEAK and result.metrics["app_lru_entries"].bounded is None
 
+
+
+def test_a_cache_that_levels_off_early_is_bounded_even_where_its_floors_stall() -> None:
+    """A cache that levels off at 37 (38 * (1 - exp(-t/4))): its floors over the whole run stop
+    rising by the last window (27 -> 37 -> 37), so the -R rule alone is not met; it rose, and
+    stopped, and is said to be bounded, not silently passed."""
+    lines = make_lines(per_client={"app_level_entries": lambda t: int(38 * (1 - np.exp(-t / 4)))})
+    metric = analyze(lines).metrics["app_level_entries"]
+    assert metric.verdict == PASS and metric.bounded is not None, metric.reason
+    assert metric.bounded["low"] == 37 and "then stopped growing" in metric.reason
