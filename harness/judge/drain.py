@@ -44,11 +44,11 @@ def check_drain(
             continue
         times, y = after[keep], np.asarray([values[i] for i in keep], dtype=float)
         label = census_label(metric.name) if metric.name.startswith("census.") else metric.name
-        back = np.nonzero(y <= early)[0]
-        if last > early and len(back):  # it fell during the idle, back to where it was early on
-            held = float(times[back[0]])
-            metric.drain = {"released_after_s": held, "level": float(y[back[0]]), "early": early}
-            released = (f"{label} was held, then released: back to {y[back[0]]:g} (its early level {early:g}) "
+        lowest = int(np.argmin(y))  # first time it reached the lowest the idle took it to
+        if y[lowest] < last and y[lowest] <= early:  # it fell during the idle, to its early level or below
+            held = float(times[lowest])
+            metric.drain = {"released_after_s": held, "level": float(y[lowest]), "early": early}
+            released = (f"{label} was held, then released: down to {y[lowest]:g} (its early level {early:g}) "
                         f"{held:.1f} s after the last wave; retained a while is no leak")
             if metric.verdict == LEAK:
                 metric.verdict, metric.practical, metric.reason = PASS, False, released

@@ -135,7 +135,9 @@ class CycleDriver:
         self.drain_s = drain
         self.drain_log = drain_log
         self.done = 0
-        self.early: dict[str, float] = {}  # each level's floor over the first third after warm-up
+        self.idle: dict[str, float] = {}  # each level before the first client
+        self.span: dict[str, tuple[float, float]] = {}  # each level's (lowest, highest) after warm-up
+        self.moved: set[str] = set()  # the levels whose span is not a point
         self.last: CycleSample | None = None
 
     def run_cycle(self, cycle: int) -> CycleSample:
@@ -170,6 +172,7 @@ class CycleDriver:
     def run(self) -> RunStatus:
         """Run every cycle; returns how the run ended."""
         cycle = 0
+        self.sample_idle()
         try:
             for cycle in range(1, self.cycles + 1):
                 if self.stop_requested():
@@ -190,25 +193,44 @@ class CycleDriver:
         return self.status("finished", f"{self.done} cycles")
 
     def remember(self, sample: CycleSample) -> None:
-        """Keep the early floor of every level (what the drain check waits for) and the last sample."""
+        """Keep the last sample, and which levels moved after the warm-up (what the drain waits for)."""
         self.last = sample
-        warmup = self.design.warmup
-        if warmup < sample.cycle <= warmup + max(1, (self.cycles - warmup) // 3):
-            for name, value in levels(sample).items():
-                self.early[name] = min(value, self.early.get(name, value))
+        if sample.cycle <= self.design.warmup:
+            return
+        for name, value in levels(sample).items():
+            low, high = self.span.get(name, (value, value))
+            self.span[name] = (min(low, value), max(high, value))
+            if high > low:
+                self.moved.add(name)
+
+    def sample_idle(self) -> None:
+        """Levels before the first client, where the drain check waits for held state to return."""
+        if self.drain_s <= 0 or self.drain_log is None:
+            return
+        try:
+            observation = self.sampler.sample()
+        except TargetError as exc:
+            logger.warning("no sample before the first wave: %s", exc)
+            return
+        self.idle = levels(CycleSample(cycle=0, sessions=Sessions(), server=observation.server,
+                                       process=observation.process, census=observation.census))
 
     def drain(self) -> None:
-        """After the last wave, idle and re-sample until every level that is above its early
-        floor is back at it, or `drain_s` pass: state held for a while (a reconnect grace, a
-        lazy sweep) is released then; a leak is not. The judge reads drain.jsonl (judge/drain.py)."""
+        """After the last wave, idle and re-sample until every level that moved under load and
+        is above where it was before the first client is back there, or `drain_s` pass. State
+        held for a while (a reconnect grace, a lazy sweep) is released then, however flat it
+        looked until its hold ran out; a leak is not. Levels that never moved after the warm-up
+        (a pool made for the first client) are not waited for. The judge reads drain.jsonl
+        (judge/drain.py)."""
         if self.drain_s <= 0 or self.drain_log is None or self.last is None:
             return
         ended = self.last.time + self.last.wave_s  # when the last wave's sessions had all left
         deadline = time.monotonic() + self.drain_s
         taken = 0
         while time.monotonic() < deadline and not self.stop_requested():
-            grown = [name for name, value in levels(self.last).items() if value > self.early.get(name, 0.0)]
-            if not grown and taken:
+            held = [name for name, value in levels(self.last).items()
+                    if name in self.moved and value > self.idle.get(name, 0.0)]
+            if not held and taken:
                 break
             time.sleep(DRAIN_INTERVAL_S)
             try:

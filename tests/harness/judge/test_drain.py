@@ -18,13 +18,14 @@ def growing() -> list[CycleSample]:
 
 
 def test_a_level_released_during_the_drain_is_no_leak() -> None:
-    """A level that grows over the run and falls back to its early floor 2.1 s after the last wave."""
+    """A level that grows over the run, falls past its early floor (25) 2.1 s after the last wave
+    and reaches 0 at 2.7 s: it was held until 2.7 s, the first time it reached its lowest."""
     assert analyze(growing()).metrics["app_sessions"].verdict == LEAK
     result = analyze(growing(), drain=drained([(0.6, 200.0), (1.3, 90.0), (2.1, 5.0), (2.7, 0.0)]))
     metric = result.metrics["app_sessions"]
     assert metric.verdict == PASS and result.verdict == PASS
-    assert metric.drain == {"released_after_s": 2.1, "level": 5.0, "early": 25.0}
-    assert "held, then released" in metric.reason and "2.1 s after the last wave" in metric.reason
+    assert metric.drain == {"released_after_s": 2.7, "level": 0.0, "early": 25.0}
+    assert "held, then released" in metric.reason and "2.7 s after the last wave" in metric.reason
 
 
 def test_a_level_that_does_not_fall_stays_a_leak() -> None:
