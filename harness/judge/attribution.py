@@ -27,6 +27,7 @@ from harness.judge.rules import holm
 MIN_DEGREES_OF_FREEDOM = 4
 MIN_PROBE_CYCLES = 2
 CONFIDENCE = 0.95
+RESET_P = 0.05  # a reset is said, never failed on: one test per behaviour of a leak already named
 
 
 @dataclass
@@ -75,6 +76,43 @@ def fade(f: Fit, deltas: np.ndarray, design: Design) -> None:
         if late_rate < f.effects[b].rate / 2:
             f.named.remove(b)
             f.faded.append(b)
+
+
+def resets(f: Fit, levels: np.ndarray, design: Design) -> None:
+    """Add to `clears` the behaviours that reset a named leak (a page session's new history
+    clears a shared memory the chatting sessions grow). A reading that names, never fails, by
+    either of two signs among the waves that do not grow it (probe-only ones, and those of
+    behaviours not named):
+    - its repeated waves change the level less than the others do (one-sided Mann-Whitney on
+      the changes, p < RESET_P): they hold back what the probe's own turn adds;
+    - its waves keep the level below every other such wave's, and come after a higher level
+      (so it is not merely early in a run that grows): a mean per request, which mixes the
+      turns before and after a reset within one wave, shows it so."""
+    if not f.named:
+        return
+    changes = np.concatenate([[np.nan], np.diff(levels)])
+    sizes = design.counts.sum(axis=1)
+    alone = {b: np.isfinite(levels) & (design.counts[:, i] > 0) & (sizes == design.counts[:, i])
+             for i, b in enumerate(design.behaviours)}
+    quiet = np.isfinite(levels) & (sizes == 0)
+    for b in design.behaviours:
+        if b not in f.named:
+            quiet |= alone[b]
+    for b in design.behaviours:
+        if b in f.named or b in f.clears or alone[b].sum() < 2:
+            continue
+        others = quiet & ~alone[b]
+        steady = design.steady & np.isfinite(changes)
+        mine, theirs = changes[alone[b] & steady], changes[others & steady]
+        held_back = (len(mine) >= 2 and len(theirs) >= 2 and np.median(theirs) > 0
+                     and np.mean(mine) <= np.median(theirs) / 2
+                     and stats.mannwhitneyu(mine, theirs, alternative="less").pvalue < RESET_P)
+        low, first = float(np.max(levels[alone[b]])), int(np.argmax(alone[b]))
+        span = float(np.nanmax(levels) - np.nanmin(levels))
+        kept_low = (others.any() and low < float(np.min(levels[others]))
+                    and span > 0 and float(np.nanmax(levels[: first + 1])) - low >= span / 2)
+        if held_back or kept_low:
+            f.clears.append(b)
 
 
 @dataclass

@@ -2,18 +2,19 @@
 statistics): which signals are regressed, how large an effect must be, and what a named
 behaviour does to the signal's verdict.
 
-Counters of the server (per-client gauges, level gauges, fds, threads, every census group)
-are attributed always: a behaviour that leaves one behind fails the run even where another
-clears it again (the saw-tooth a fixed mix hides). Memory, latency and histogram means are
-noisy and warm up; they are attributed only where their own rule has already failed, to
-say which behaviour did it.
+Level signals (per-client gauges, level gauges, fds, threads, every census group, and
+histogram means, such as the prompt tokens per LLM request that a shared memory grows) are
+attributed always: a behaviour that grows one fails the run even where another resets it
+(the saw-tooth a fixed mix hides), and the reset is named. Memory and latency are noisy and
+warm up; they are attributed only where their own rule has already failed, to say which
+behaviour did it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.judge.attribution import Fit, design_of, fade, fit, name_effects
+from harness.judge.attribution import Fit, design_of, fade, fit, name_effects, resets
 from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult, census_label
 from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
 from harness.rundir.records import CycleSample
@@ -33,7 +34,7 @@ def describe(f: Fit) -> str:
              for b in f.named]
     text = "; ".join(parts)
     if f.clears:
-        text += f"; cleared by {', '.join(f.clears)}"
+        text += f"; reset by {', '.join(f.clears)}"
     return text
 
 
@@ -51,15 +52,18 @@ def attribute(
     fits: list[Fit] = []
     changes: dict[str, np.ndarray] = {}
     min_total: dict[str, float] = {}
+    levels: dict[str, np.ndarray] = {}
     for name, values in [*hard.items(), *soft.items()]:
         changes[name] = deltas(values, warmup)
+        levels[name] = np.asarray([np.nan if v is None else v for v in values[warmup:]], dtype=float)
         result = fit(name, changes[name], design)
         if result is not None:
             fits.append(result)
-            min_total[name] = minimum(name, values) if name in soft else 1.0
+            min_total[name] = minimum(name, values) if name in soft or is_mean(name) else 1.0
     name_effects(fits, config.alpha, min_total)
     for f in fits:
         fade(f, changes[f.name], design)
+        resets(f, levels[f.name], design)
     for f in fits:
         if f.faded and not f.named and f.name in metrics and metrics[f.name].bounded is None:
             metrics[f.name].reason = (metrics[f.name].reason + "; " if metrics[f.name].reason else "") + (
@@ -78,17 +82,21 @@ def signals(
     hard = {name: series(samples, name) for name in [*per_client, *levels]}
     hard |= {f"process.{n}": series(samples, f"process.{n}") for n in PROCESS_LEVELS}
     hard |= {name: series(samples, name) for name in census_names(post)}
+    hard |= {name: values for name, values in rate_series(samples).items() if is_mean(name)}
     failing = {m.name for m in metrics.values() if m.verdict in (LEAK, DEGRADED) and m.name not in hard}
     soft: dict[str, list[float | None]] = {}
-    rates = rate_series(samples) if any(":mean_per_cycle" in n for n in failing) else {}
     for name in failing:
         if name == "memory.rss":
             soft[name] = rss_series(samples)
-        elif name.endswith(":mean_per_cycle"):
-            soft[name] = rates[name]
         elif name.startswith("probe.") or name == "process.idle_cpu":
             soft[name] = series(samples, name)
     return hard, soft
+
+
+def is_mean(name: str) -> bool:
+    """A histogram's mean per cycle: what one request carried, a level of the state behind it
+    (a shared memory sent whole with every prompt), with no natural unit."""
+    return name.endswith(":mean_per_cycle")
 
 
 def minimum(name: str, values: list[float | None]) -> float:
@@ -107,6 +115,7 @@ def apply(f: Fit, metrics: dict[str, MetricResult], hard: bool) -> None:
             return
         metric = metrics[f.name] = MetricResult(f.name, "census" if f.name.startswith("census.") else "growth")
     metric.by_behaviour = {b: f.effects[b].to_dict() for b in f.named}
+    metric.reset_by = list(f.clears) if f.named else []
     if f.probe_named:
         metric.probe = f.probe.to_dict("per_cycle")
     if not f.named:

@@ -65,6 +65,7 @@ class MetricResult:
     by_behaviour: dict[str, dict[str, Any]] = field(default_factory=dict)  # the behaviours named, each
     # {"per_session": rate, "ci": [low, high]} (by_behaviour.py)
     probe: dict[str, Any] | None = None  # the probe's own effect, {"per_cycle": rate, "ci": [...]}, if named
+    reset_by: list[str] = field(default_factory=list)  # behaviours whose waves bring it back down (by_behaviour.py)
     # A level that rose, then stopped: {"low": l, "high": h, "from_cycle": c}: it stayed within
     # [l, h] from cycle c on (a cache or pool that filled); no leak, and said so.
     bounded: dict[str, float] | None = None

@@ -53,6 +53,21 @@ def test_a_leak_the_standard_mix_hides_fails_the_default_run(tmp_path: Path) -> 
     assert {"clean_close", "abrupt_drop"} <= set(metric["by_behaviour"])
     assert not {"page_session", "reconnect_storm", "audio_drop"} & set(metric["by_behaviour"])
     assert metric["by_behaviour"]["clean_close"]["per_session"] == pytest.approx(2, abs=0.2)
+    assert metric["reset_by"] == ["page_session"]
+
+
+def test_a_shared_memory_seen_only_through_the_llms_prompts_fails_naming_chatters_and_reset(tmp_path: Path) -> None:
+    """The same masked memory with no gauge at all: it shows only as the fake LLM's mean prompt
+    per request. The default run (a drawn seed) fails, naming the chatting behaviours and the reset."""
+    out = tmp_path / "prompts"
+    server = f"{sys.executable} {TINY} --port {{port}} --mode masked --llm {{llm_url}}"
+    code = main(["run", "--cycles", "50", "--fake-llm", "--server-cmd", server, "--out", str(out)])
+    seed = json.loads((out / "run.json").read_text()).get("seed")
+    metric = summary(out)["metrics"]["fake_llm_prompt_tokens:mean_per_cycle"]
+    assert code == EXIT_FAIL and metric["verdict"] == "leak", (seed, metric["reason"])
+    assert sorted(metric["by_behaviour"]) == ["abrupt_drop", "clean_close", "interrupt_close", "midreply_close"], seed
+    assert metric["reset_by"] == ["page_session"], (seed, metric["reason"])
+    assert "reset by page_session" in (out / "summary.md").read_text()
 
 
 def test_the_fixed_server_names_no_behaviour(tmp_path: Path) -> None:

@@ -40,6 +40,37 @@ def test_a_leak_one_behaviour_causes_and_another_clears_fails_and_names_the_caus
     assert list(metric.by_behaviour) == ["clean_close"]
     assert abs(metric.by_behaviour["clean_close"]["per_session"] - 2) < 0.1
     assert "clean_close" in metric.reason and "page_session" not in metric.by_behaviour
+    assert metric.reset_by == ["page_session"] and "reset by page_session" in metric.reason
+
+
+def test_a_shared_memory_seen_only_in_the_llms_prompt_sizes_is_attributed_with_its_reset():
+    """No gauge: the memory shows only as the mean prompt per LLM request (a histogram's
+    _sum/_count), which every chatting session's turn grows and page sessions reset. The
+    histogram's own whole-run rule sees a flat saw-tooth; attribution names the chatters."""
+    def prompts(state, composition):
+        sizes = []
+        for behaviour, n in sorted(composition.items()):
+            for _ in range(n):
+                if behaviour == "page_session":
+                    state["memory"] = 0
+                elif behaviour in ("clean_close", "midreply_close"):
+                    sizes.append(100 + state.setdefault("memory", 0))
+                    state["memory"] += 2
+        sizes.append(100 + state.setdefault("memory", 0))  # the probe's turn
+        state["memory"] += 2
+        state["sum"] = state.get("sum", 0.0) + sum(sizes)
+        state["count"] = state.get("count", 0.0) + len(sizes)
+
+    samples = run_of(lambda state, composition: None)
+    state: dict[str, float] = {}
+    for sample in samples:
+        prompts(state, sample.composition)
+        sample.server |= {"llm_prompt_tokens_sum": state["sum"], "llm_prompt_tokens_count": state["count"]}
+    a = analyze(samples)
+    metric = a.metrics["llm_prompt_tokens:mean_per_cycle"]
+    assert a.verdict == LEAK and metric.verdict == LEAK, metric.reason
+    assert sorted(metric.by_behaviour) == ["clean_close", "midreply_close"]
+    assert metric.reset_by == ["page_session"] and "reset by page_session" in metric.reason
 
 
 def test_what_the_probe_leaves_each_cycle_is_the_probes_not_a_behaviours():
@@ -93,3 +124,21 @@ def test_a_fixed_mix_cannot_attribute_and_says_why():
     for sample in samples:
         sample.composition = {"clean_close": USERS}
     assert "moot" in (analyze(samples).attribution or "")
+
+
+def test_a_noisy_histogram_mean_on_a_clean_server_names_no_behaviour():
+    """Request sizes (or durations) that vary by behaviour and at random, with no trend: a
+    histogram's mean per cycle is attributed always, and in 20 runs names nothing."""
+    named = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        samples = run_of(lambda state, composition: None, seed=seed)
+        total, count = 0.0, 0.0
+        for sample in samples:
+            sizes = [rng.gamma(4.0, 25.0 * (1 + 0.3 * (b == "page_session")))
+                     for b, n in sample.composition.items() for _ in range(n)] + [rng.gamma(4.0, 25.0)]
+            total, count = total + sum(sizes), count + len(sizes)
+            sample.server |= {"llm_request_tokens_sum": total, "llm_request_tokens_count": count}
+        a = analyze(samples)
+        named += bool(a.attributed) or a.verdict != PASS
+    assert named == 0
