@@ -124,6 +124,14 @@ class Design:
     steady: np.ndarray  # the cycles whose wave ran what the wave before ran
     gap: str | None  # why this run cannot attribute, or None
 
+    def since(self, first: int) -> Design:
+        """The same waves, with only those from index `first` on used (a leak's onset), and only
+        the behaviours that ran alone in them (the others cannot be told from there)."""
+        steady = self.steady.copy()
+        steady[:first] = False
+        keep = [i for i in range(len(self.behaviours)) if np.any(self.counts[steady, i] > 0)]
+        return Design([self.behaviours[i] for i in keep], self.counts[:, keep], steady, self.gap)
+
     def matrix(self) -> np.ndarray:
         return np.column_stack([self.counts, np.ones(len(self.counts))])[self.steady]
 
@@ -175,9 +183,12 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     meat = (x * (residuals / (1.0 - leverage))[:, None] ** 2).T @ x
     robust = np.diag(xtx_inv @ meat @ xtx_inv)
     df = len(y) - k
-    # The larger of HC3 and the pooled (classical) variance: HC3 alone calls a behaviour whose
-    # few cycles happen to fit exactly certain, however noisy the rest of the run is.
-    pooled = np.diag(xtx_inv) * float(residuals @ residuals) / df
+    # The larger of HC3 and a pooled variance: HC3 alone calls a behaviour whose few cycles
+    # happen to fit exactly certain, however noisy the rest of the run is. The pooled figure
+    # is the median over the groups of like waves (each behaviour's block, the probe-only
+    # waves) of their residuals' variance, not the whole run's: one noisy block (a page
+    # session's resets) must not take the power to name every other behaviour.
+    pooled = np.diag(xtx_inv) * group_variance(x, residuals) * len(y) / df
     scale = float(np.max(np.abs(y))) if len(y) else 0.0
     se = np.sqrt(np.clip(np.maximum(robust, pooled), 0.0, None)) + 1e-9 * (scale + 1.0)
     crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
@@ -190,6 +201,15 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
                       float(stats.t.sf(t[i], df)), float(stats.t.cdf(t[i], df)), float(beta[i] * totals[i]))
 
     return Fit(name, {b: effect(i) for i, b in enumerate(design.behaviours)}, effect(k - 1))
+
+
+def group_variance(x: np.ndarray, residuals: np.ndarray) -> float:
+    """The median over groups of identical rows (waves of the same make-up) of their mean
+    squared residual; the whole run's where no group has two rows."""
+    _, group = np.unique(x, axis=0, return_inverse=True)
+    group = group.ravel()
+    spreads = [float(np.mean(residuals[group == g] ** 2)) for g in np.unique(group) if np.sum(group == g) >= 2]
+    return float(np.median(spreads)) if spreads else float(np.mean(residuals**2))
 
 
 def name_effects(fits: list[Fit], alpha: float, min_total: dict[str, float]) -> None:

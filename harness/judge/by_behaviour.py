@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.judge.attribution import Fit, design_of, fade, fit, name_effects, resets
+from harness.judge.onset import onset
+from harness.judge.attribution import Design, Fit, design_of, fade, fit, name_effects, resets
 from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult, census_label
 from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
 from harness.rundir.records import CycleSample
@@ -53,17 +54,24 @@ def attribute(
     changes: dict[str, np.ndarray] = {}
     min_total: dict[str, float] = {}
     levels: dict[str, np.ndarray] = {}
+    used: dict[str, Design] = {}
     for name, values in [*hard.items(), *soft.items()]:
         changes[name] = deltas(values, warmup)
         levels[name] = np.asarray([np.nan if v is None else v for v in values[warmup:]], dtype=float)
-        result = fit(name, changes[name], design)
+        began = onset(levels[name]) if name in hard else None  # a leak that began mid-run: its waves since
+        used[name] = design.since(began) if began else design
+        result = fit(name, changes[name], used[name])
+        if result is None and began:
+            used[name] = design
+            result = fit(name, changes[name], design)
         if result is not None:
             fits.append(result)
             min_total[name] = minimum(name, values) if name in soft or is_mean(name) else 1.0
     name_effects(fits, config.alpha, min_total)
     for f in fits:
-        fade(f, changes[f.name], design)
-        resets(f, levels[f.name], design)
+        fade(f, changes[f.name], used[f.name])
+        if f.name in hard:  # a reset is of counted state; memory and latency wander
+            resets(f, levels[f.name], used[f.name])
     for f in fits:
         if f.faded and not f.named and f.name in metrics and metrics[f.name].bounded is None:
             metrics[f.name].reason = (metrics[f.name].reason + "; " if metrics[f.name].reason else "") + (

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from harness.judge.onset import onset
+
 PASS, LEAK, DEGRADED, INCONCLUSIVE = "pass", "leak", "degraded", "inconclusive"
 CONFOUNDED = "confounded"  # a latency change that came with a change of the machine (confound.py)
 
@@ -72,6 +74,7 @@ class MetricResult:
     # The drain check (drain.py): {"released_after_s", "level", "early"} for a level that was held
     # and released after the last wave; {"idle_s", "level", "early", "needs_s"} for one still up.
     drain: dict[str, float | None] | None = None
+    onset_cycle: int | None = None  # a leak that began mid-run: the first cycle it grew (onset.py)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -199,7 +202,26 @@ def growth_rule(
         f"{name} floor rose in every window ({' -> '.join(f'{f:g}' for f in floors)}): "
         f"{result.slope_per_session:.3g} per session"
     )
+    began(result, y, per_session, cycles)
     return result
+
+
+def began(result: MetricResult, y: np.ndarray, per_session: float, cycles: np.ndarray | None) -> None:
+    """Say when a leak that was flat at first began to grow (onset.py); its rate is the one
+    since then, not one spread over cycles where it did not grow."""
+    at = onset(y)
+    if at is None:
+        return
+    result.onset_cycle = int(cycles[at]) if cycles is not None and len(cycles) == len(y) else at + 1
+    slope, low, high = theil_sen(y[at:])
+    result.slope_per_cycle, result.ci = slope, (low, high)
+    result.slope_per_session = slope / per_session if per_session else None
+    result.reason += began_text(result)
+
+
+def began_text(result: MetricResult) -> str:
+    """"; began at cycle 15, flat before", for a leak with an onset; else nothing."""
+    return f"; began at cycle {result.onset_cycle}, flat before" if result.onset_cycle is not None else ""
 
 
 CENSUS_KINDS = {
@@ -235,7 +257,7 @@ def census_rule(
         retained = "; retained: still there after gc.collect()" if name.startswith("census.objects:") else ""
         result.reason = (
             f"{census_label(name)}: {rate:+.2f}{unit} "
-            f"({result.first_median:g} -> {result.last_median:g}){retained}"
+            f"({result.first_median:g} -> {result.last_median:g}){retained}{began_text(result)}"
         )
     return result
 

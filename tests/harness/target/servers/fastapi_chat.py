@@ -1,9 +1,12 @@
 """A FastAPI chat app started by its own script with uvicorn, as many real servers are:
 
-    python fastapi_chat.py --port PORT [--leak]
+    python fastapi_chat.py --port PORT [--leak [every|sparse|late]]
 
-It speaks the harness's text turn (PROTOCOL.md, as tiny_chat.py does). With --leak, every
-client's session object is kept in a module-level dict keyed by its id and never removed.
+It speaks the harness's text turn (PROTOCOL.md, as tiny_chat.py does). With --leak (every),
+every client's session object is kept in a module-level dict keyed by its id and never
+removed. sparse: only every fifth session that sent a heartbeat (audio drops and page
+sessions do; nothing else) is kept, 0.2 entries per session of two behaviours. late: the
+same as every, from the 150th session on (a leak that starts mid-run).
 It runs on what `uvicorn[standard]` loads (uvloop's loop, httptools' parser) and reads its
 config with PyYAML's C loader, as upstream Open-LLM-VTuber does: C-extension and Cython
 types whose attributes are not what plain classes have, which the census must survive.
@@ -21,14 +24,30 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 CONFIG = yaml.load("greeting: Hello from FastAPI.\n", Loader=yaml.CLoader)
 app = FastAPI()
+ANSWERS = {"fetch-configs": "config-files", "fetch-history-list": "history-list",
+           "create-new-history": "new-history-created", "heartbeat": "heartbeat-ack"}
 SESSIONS: dict[int, ClientSession] = {}
-KEEP = [False]
+LEAK = [""]
+SEEN = {"sessions": 0, "heartbeats": 0}
 
 
 class ClientSession:
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
         self.turns = 0
+        self.heartbeats = 0
+
+
+def keep(session: ClientSession) -> bool:
+    """Whether this session's entry is left behind, by --leak."""
+    if LEAK[0] == "every":
+        return True
+    if LEAK[0] == "late":
+        return SEEN["sessions"] >= 150
+    if LEAK[0] == "sparse" and session.heartbeats:
+        SEEN["heartbeats"] += 1
+        return SEEN["heartbeats"] % 5 == 0
+    return False
 
 
 @app.websocket("/client-ws")
@@ -36,12 +55,17 @@ async def chat(websocket: WebSocket) -> None:
     await websocket.accept()
     session = ClientSession(websocket)
     SESSIONS[id(session)] = session
+    SEEN["sessions"] += 1
     try:
         await websocket.send_text(json.dumps({"type": "full-text", "text": "Connection established"}))
         await websocket.send_text(json.dumps({"type": "set-model-and-conf", "client_uid": "x"}))
         await websocket.send_text(json.dumps({"type": "control", "text": "start-mic"}))
         while True:
             frame = json.loads(await websocket.receive_text())
+            if frame.get("type") in ANSWERS:
+                session.heartbeats += frame["type"] == "heartbeat"
+                await websocket.send_text(json.dumps({"type": ANSWERS[frame["type"]]}))
+                continue
             if frame.get("type") != "text-input":
                 continue
             session.turns += 1
@@ -56,14 +80,14 @@ async def chat(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        if not KEEP[0]:
+        if not keep(session):
             SESSIONS.pop(id(session), None)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--leak", action="store_true")
+    parser.add_argument("--leak", nargs="?", const="every", default="", choices=["every", "sparse", "late"])
     args = parser.parse_args()
-    KEEP[0] = args.leak
+    LEAK[0] = args.leak
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", loop="uvloop", http="httptools")
