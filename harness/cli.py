@@ -17,7 +17,7 @@ from harness.judge.verdict import Judgement, judge
 from harness.options import SCENARIOS, RunOptions, default_out
 from harness.report.html import REPORT_FILE
 from harness.report.summary import headline, write_reports
-from harness.rundir.store import load_run, read_summary
+from harness.rundir.store import GATE_FILE, load_run, read_summary, write_json
 from harness.target.children import signals_handled
 
 CONTEXT = {"auto_envvar_prefix": "HARNESS", "help_option_names": ["-h", "--help"]}
@@ -144,17 +144,26 @@ def worker(master_host: str, master_port: int, scenario: str) -> int:
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)
-@click.option("--warmup", type=int, default=None)
-def gate(run_dir: Path, baseline: Path | None, warmup: int | None) -> int:
-    """Re-judge a saved run (no load) and exit with its verdict."""
+@click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="A summary.json to compare against.")
+@click.option("--warmup", type=int, default=None, help="Cycles left out of the verdicts [default: a tenth, 1..5].")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help=f"Where the gate's verdict goes [default: RUN_DIR/{GATE_FILE}].")
+def gate(run_dir: Path, baseline: Path | None, warmup: int | None, out: Path | None) -> int:
+    """Re-judge a saved run (no load) and exit with its verdict.
+
+    The run's own reports are left as they are; the gate's judgement (summary.json's layout,
+    with the comparison to --baseline) goes to gate.json. `harness report` re-renders them."""
     run = load_run(run_dir)
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
     reference = read_summary(baseline) if baseline else None
     judgement = judge(run, Config(warmup=warmup), reference, baseline)
-    write_reports(judgement)
-    return conclude(judgement)
+    out = out or run_dir / GATE_FILE
+    write_json(out, judgement.to_dict())
+    click.echo(headline(judgement))
+    click.echo(f"gate: {out}")
+    return judgement.exit_code
 
 
 @cli.command()

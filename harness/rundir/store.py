@@ -19,6 +19,7 @@ SAMPLES_FILE = "samples.jsonl"
 DRAIN_FILE = "drain.jsonl"  # the drain check's samples, idle after the last wave
 STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
+GATE_FILE = "gate.json"  # `harness gate`'s verdict on a saved run, beside the run's own
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -53,9 +53,14 @@ def test_fixed_server_passes_and_writes_every_report(tmp_path: Path) -> None:
     assert last["chat_disconnects_total{kind=abrupt}"] > 0 and last["chat_turns_cancelled_on_disconnect_total"] > 0
     assert last["chat_frames_total{type=interrupt-signal}"] > 0 and last["chat_frames_total{type=mic-audio-data}"] > 0
     assert summary(out)["verdict"] == "pass"
-    # A saved run re-judges to the same verdict without any load.
+    # A saved run re-judges to the same verdict without any load, beside the run's own reports.
+    own = {name: (out / name).read_bytes() for name in ("summary.json", "summary.md", "junit.xml", "report.html")}
     assert main(["gate", str(out)]) == EXIT_PASS
-    assert main(["gate", str(out), "--baseline", str(out / "summary.json")]) == EXIT_PASS
+    assert json.loads((out / "gate.json").read_text())["verdict"] == "pass"
+    assert main(["gate", str(out), "--baseline", str(out / "summary.json"), "--out", str(tmp_path / "g.json")]) \
+        == EXIT_PASS
+    assert json.loads((tmp_path / "g.json").read_text())["gate"]["baseline"] == str(out / "summary.json")
+    assert {name: (out / name).read_bytes() for name in own} == own
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
