@@ -54,7 +54,8 @@ def test_turn_waits_for_playback_complete(server) -> None:
     with pytest.raises(Exception, match="reply timeout"):
         client.read_until(lambda f: f.get("text") == "conversation-chain-end", timeout=0.3)
     client.send({"type": "frontend-playback-complete"})
-    client.read_until(lambda f: f.get("text") == "conversation-chain-end", timeout=2)
+    tail = client.read_until(lambda f: f.get("text") == "conversation-chain-end", timeout=2)
+    assert tail == [{"type": "force-new-message"}, {"type": "control", "text": "conversation-chain-end"}]
     client.close()
 
 

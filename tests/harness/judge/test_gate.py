@@ -17,11 +17,21 @@ def summary_of(options: RunOptions) -> dict:
 
 
 def test_a_baseline_of_the_same_target_is_compared() -> None:
+    """The same run against itself: compared, nothing regressed. Against a baseline whose probe
+    ratio was 0.3 lower: that regression is named and the run degrades, though its own rules
+    pass; a baseline counter that shrank is held to 0, so a flat one is no regression."""
     options = RunOptions(scenario="mixed")
     baseline = summary_of(options)
     judgement = judge(Run(Path("now"), make_lines(), meta=RunMeta(options)), baseline=baseline,
                       baseline_path=Path("b.json"))
-    assert judgement.baseline_refused is None and judgement.verdict == "pass"
+    assert judgement.baseline_refused is None and judgement.regressions == [] and judgement.verdict == "pass"
+    baseline["metrics"]["probe.reply_ms"]["ratio"] -= 0.3
+    baseline["metrics"]["chat_asyncio_tasks"]["slope_per_session"] = -0.1
+    tasks = make_lines(tasks=lambda t: 2 + (t % 2))  # jitters, grows nothing: its own rule passes
+    judgement = judge(Run(Path("now"), tasks, meta=RunMeta(options)), baseline=baseline, baseline_path=Path("b.json"))
+    assert judgement.analysis.verdict == "pass"
+    assert sorted(r.metric for r in judgement.regressions) == ["probe.reply_ms"]
+    assert judgement.verdict == "degraded" and judgement.to_dict()["gate"]["regressions"]
 
 
 def test_a_server_on_another_port_is_the_same_target() -> None:

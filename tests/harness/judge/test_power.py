@@ -47,7 +47,10 @@ def test_a_signal_judged_over_too_few_cycles_is_named() -> None:
     result = analyze(make_lines(cycles=10), Config(alpha=1e-6))
     short = [line for line in result.too_short if line.startswith("too short to judge probe.reply_ms")]
     assert short and result.verdict == INCONCLUSIVE
-    assert np.isfinite(float(short[0].split("needs ")[1].split()[0]))
+    needed = int(short[0].split("needs ")[1].split()[0])  # the cycles it says would do: they do, one fewer does not
+    judged = [analyze(make_lines(cycles=n), Config(alpha=1e-6)).too_short for n in (needed - 1, needed)]
+    assert any(line.startswith("too short to judge probe.reply_ms") for line in judged[0])
+    assert not any(line.startswith("too short to judge probe.reply_ms") for line in judged[1])
 
 
 def test_the_note_before_a_run_says_what_it_can_judge() -> None:
