@@ -75,7 +75,8 @@ def main() -> None:
                 seed = json.loads((options.out / "run.json").read_text()).get("seed")
                 print(f"{name} {r}/{args.repeat}: {judgement.verdict} (exit {judgement.exit_code}, seed {seed}) "
                       f"{', '.join(m.name for m in failing[:3])}{' | named ' + ', '.join(named) if named else ''}"
-                      f"{' | reset by ' + ', '.join(resets) if resets else ''}{' | held ' + ', '.join(held) if held else ''} "
+                      f"{' | reset by ' + ', '.join(resets) if resets else ''}"
+                      f"{' | held ' + ', '.join(held) if held else ''} "
                       f"in {seconds[-1]:.1f} s", flush=True)
             flips = args.repeat - verdicts[expected]
             total["runs"] += args.repeat

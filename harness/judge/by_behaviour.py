@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.judge.onset import onset
 from harness.judge.attribution import Design, Fit, design_of, fade, fit, name_effects, resets
+from harness.judge.onset import onset
 from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult, census_label
 from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
 from harness.rundir.records import CycleSample

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from harness.judge.analysis import INCONCLUSIVE, LEAK, PASS, analyze
 from harness.judge.power import best_p, cycles_needed, plan_note, points_needed
 from harness.judge.rules import Config

@@ -52,7 +52,8 @@ def test_a_leak_that_begins_mid_run_is_attributed_with_its_onset(tmp_path: Path)
         connections += sample["sessions"]["attempted"] + 1
         if began is None and connections > 150:
             began = sample["cycle"]
-    assert metric["onset_cycle"] is not None and abs(metric["onset_cycle"] - began) <= 1, (seed, metric["onset_cycle"], began)
+    onset = metric["onset_cycle"]
+    assert onset is not None and abs(onset - began) <= 1, (seed, onset, began)
     assert f"began at cycle {metric['onset_cycle']}" in metric["reason"]
     assert len(metric["by_behaviour"]) >= 4, (seed, metric["reason"])
     for effect in metric["by_behaviour"].values():
