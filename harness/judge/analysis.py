@@ -248,12 +248,15 @@ def standard_waves(samples: list[CycleSample], warmup: int) -> list[bool]:
 
 def census_order(samples: list[CycleSample]) -> Callable[[MetricResult], tuple[int, float]]:
     """Groups in the server's own code first (its tasks, containers, classes; what its
-    developer can act on), then library objects; most per session first within each."""
+    developer can act on), then what a call's scope holds (a Node connection handler's
+    closure: retained because something above holds the closure), then library objects;
+    most per session first within each."""
     own = {f"census.objects:{t}" for sample in samples if sample.census for t in sample.census.own_types}
 
     def key(result: MetricResult) -> tuple[int, float]:
         mine = result.name in own or not result.name.startswith("census.objects:")
-        return (0 if mine else 1, -(result.slope_per_session or result.slope_per_cycle or 0.0))
+        rank = (1 if ".(closure)." in result.name else 0) if mine else 2
+        return (rank, -(result.slope_per_session or result.slope_per_cycle or 0.0))
 
     return key
 

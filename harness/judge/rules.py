@@ -229,6 +229,8 @@ CENSUS_KINDS = {
     "objects": "objects",
     "entries": "entries of",
     "threads": "threads",
+    "handles": "active handles",
+    "listeners": "listeners of",
 }
 
 
@@ -246,7 +248,8 @@ def census_rule(
     name: str, y: np.ndarray, per_session: float, config: Config, cycles: np.ndarray | None = None
 ) -> MetricResult:
     """A group the census counts inside the server: the growth rule, said in the server's terms.
-    Counts are taken after gc.collect(), so what grows is retained, not garbage waiting."""
+    Counts are taken after a full collection (gc.collect(), or V8's before its heap snapshot), so
+    what grows is retained, not garbage waiting."""
     result = growth_rule(name, y, per_session, config, cycles)
     result.kind = "census"
     if result.bounded is not None:
@@ -254,7 +257,7 @@ def census_rule(
     if result.verdict == LEAK:
         rate = result.slope_per_session if result.slope_per_session is not None else result.slope_per_cycle or 0.0
         unit = " per session" if result.slope_per_session is not None else " per cycle"
-        retained = "; retained: still there after gc.collect()" if name.startswith("census.objects:") else ""
+        retained = "; retained: still there after a full garbage collection" if name.startswith("census.objects:") else ""
         result.reason = (
             f"{census_label(name)}: {rate:+.2f}{unit} "
             f"({result.first_median:g} -> {result.last_median:g}){retained}{began_text(result)}"

@@ -1,8 +1,9 @@
-"""Put the census agent into a Python server the harness starts, and find it once it runs.
+"""Put the census agent into a Python or Node server the harness starts, and find it once it runs.
 
-The agent (agent/_harness_census.py) is loaded by a `sitecustomize` first on PYTHONPATH;
-it announces its loopback port in a file named by the environment, and answers only
-requests that carry the random token it was given there.
+Python loads agent/_harness_census.py through a `sitecustomize` first on PYTHONPATH; Node
+loads agent/harness_census.js through NODE_OPTIONS=--require. Either announces its loopback
+port in a file named by the environment, and answers only requests that carry the random
+token it was given there, with the same record.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import psutil
 
 AGENT_DIR = Path(__file__).with_name("agent")
+NODE_AGENT = AGENT_DIR / "harness_census.js"
 ANNOUNCE_TIMEOUT = 3.0  # after the server listens; the agent starts before the server's code
 
 
@@ -43,8 +45,10 @@ class CensusPlan:
 
     def env(self) -> dict[str, str]:
         paths = [str(AGENT_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        node = f'--require "{NODE_AGENT}"'
         return {
             "PYTHONPATH": os.pathsep.join(paths),
+            "NODE_OPTIONS": " ".join(filter(None, [os.environ.get("NODE_OPTIONS", ""), node])),
             "HARNESS_CENSUS_TOKEN": self.token,
             "HARNESS_CENSUS_FILE": str(self.announce),
             "HARNESS_CENSUS_ALLOC": "1" if self.alloc else "0",
@@ -65,7 +69,8 @@ class CensusPlan:
             shutil.rmtree(self._dir, ignore_errors=True)
         if "port" not in info:
             return CensusFound(None, None, f"no census: {info.get('error', 'the agent did not start')}")
-        note = f"census: on, inside pid {info.get('pid')} (Python {info.get('python', '?')})"
+        runtime = f"Node {info['node']}" if "node" in info else f"Python {info.get('python', '?')}"
+        note = f"census: on, inside pid {info.get('pid')} ({runtime})"
         if self.alloc:
             note += ", with tracemalloc"
         return CensusFound(f"http://127.0.0.1:{info['port']}/census", self.token, note, self.alloc)
@@ -87,9 +92,12 @@ def why_no_agent(pid: int | None) -> str:
                     continue
         except psutil.Error:
             pass
+    if any(name.lower().startswith("node") for name in names):
+        return ("no census: the server's Node did not load the agent (NODE_OPTIONS replaced, or a runtime "
+                "that ignores it?); --inspect needs NODE_OPTIONS to reach the server's node at startup")
     if names and not any("python" in name.lower() for name in names):
-        return (f"no census: the server is not a Python process ({', '.join(dict.fromkeys(names))}); "
-                "--inspect sees inside Python 3.10+ servers")
+        return (f"no census: the server is neither a Python nor a Node process ({', '.join(dict.fromkeys(names))}); "
+                "--inspect sees inside Python 3.10+ and Node 18+ servers")
     return ("no census: the server's Python did not load the agent (started with -I, -E or -S, or with "
             "PYTHONPATH replaced?); --inspect needs the agent directory first on PYTHONPATH at startup")
 

@@ -266,7 +266,7 @@ def test_census_groups_that_grow_are_leaks_named_in_the_servers_terms() -> None:
         "census.objects:asyncio.locks.Event",  # a library's type: after the server's own groups
     ]
     assert census[0].reason.startswith("asyncio tasks `Watcher.watch` suspended at app/watch.py:42: +1.00 per session")
-    assert census[1].reason.endswith("retained: still there after gc.collect()")
+    assert census[1].reason.endswith("retained: still there after a full garbage collection")
     assert census[2].reason.startswith("entries of `GroupManager.client_group_map`: +1.00 per session")
     assert a.census_groups == 7 and a.to_dict()["census_groups"] == 7
 

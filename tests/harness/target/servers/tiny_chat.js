@@ -1,10 +1,29 @@
-// A chat server that is not Python: Node's standard library only, for the test that
-// --inspect explains why it cannot see inside it. Speaks the text turn as tiny_chat.py does.
+// A chat server on Node's standard library only: speaks the text turn as tiny_chat.py does,
+// and answers the page's requests, so every behaviour of the default run works on it.
 //
-//     node tiny_chat.js PORT
+//     node tiny_chat.js PORT [--leak map] [--leak listener]
+//
+// Each client is registered in a Registry (`byId`, a Map by client id) and listens on a
+// module-level EventEmitter `bus` for broadcasts; both are undone when it leaves, unless
+// --leak map keeps its Registry entry, or --leak listener keeps its listener on `bus`.
 "use strict";
 const crypto = require("crypto");
+const EventEmitter = require("events");
 const http = require("http");
+
+const LEAKS = process.argv.filter((arg, i) => process.argv[i - 1] === "--leak");
+const ANSWERS = { "fetch-configs": "config-files", "fetch-history-list": "history-list",
+                  "create-new-history": "new-history-created", "heartbeat": "heartbeat-ack" };
+
+class Registry {
+  constructor() { this.byId = new Map(); this.next = 0; }
+  add(socket) { const id = `client-${this.next++}`; this.byId.set(id, { socket: null, joined: Date.now() }); return id; }
+  remove(id) { if (!LEAKS.includes("map")) this.byId.delete(id); }
+}
+
+const registry = new Registry();
+const bus = new EventEmitter();
+bus.setMaxListeners(0);
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -23,6 +42,7 @@ function send(socket, message) {
 function onText(socket, text) {
   let message;
   try { message = JSON.parse(text); } catch (error) { return; }
+  if (ANSWERS[message.type]) return send(socket, { type: ANSWERS[message.type] });
   if (message.type !== "text-input") return;
   setTimeout(() => {
     send(socket, { type: "control", text: "conversation-chain-start" });
@@ -37,8 +57,19 @@ server.on("upgrade", (request, socket) => {
   const accept = crypto.createHash("sha1").update(request.headers["sec-websocket-key"] + GUID).digest("base64");
   socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
                `Sec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  const id = registry.add(socket);
+  const onBroadcast = (text) => send(socket, { type: "full-text", text });
+  bus.on("broadcast", onBroadcast);
+  let left = false;
+  const leave = () => {
+    if (left) return;
+    left = true;
+    registry.remove(id);
+    if (!LEAKS.includes("listener")) bus.removeListener("broadcast", onBroadcast);
+  };
+  socket.on("close", leave);
   send(socket, { type: "full-text", text: "Connection established" });
-  send(socket, { type: "set-model-and-conf", client_uid: "x" });
+  send(socket, { type: "set-model-and-conf", client_uid: id });
   send(socket, { type: "control", text: "start-mic" });
   let pending = Buffer.alloc(0);
   socket.on("data", (chunk) => {
