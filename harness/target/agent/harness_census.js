@@ -86,10 +86,11 @@ class Snapshot {
       const table = this.edge(i, "table");
       if (table < 0) return 0;
       const slots = [];
-      for (const [, name] of this.out(table)) if (typeof name === "string" && /^\d+$/.test(name)) slots.push(+name);
-      if (!slots.length) return 0;
+      let low = Infinity;
+      for (const [, name] of this.out(table)) {
+        if (typeof name === "string" && /^\d+$/.test(name)) { slots.push(+name); if (+name < low) low = +name; }
+      }
       const stride = kind === "Map" ? 3 : 2;  // key, value, chain; key, chain
-      const low = Math.min(...slots);
       return new Set(slots.map((slot) => Math.floor((slot - low) / stride))).size;
     }
     let count = 0;
@@ -127,8 +128,17 @@ class Snapshot {
 
 const LIBRARY_EMITTERS = new Set(["Server", "WebSocketServer", "Namespace"]);
 let session = null;
+let msPerMb = 80;  // a heap snapshot's cost per MB of used heap: a prior, then what the last one took
 
-function takeSnapshot() {
+// A snapshot cannot be cut short once begun, and stalls the only thread: one that would
+// overrun the budget is not begun, and the census fails saying so (the run counts it).
+function takeSnapshot(budgetMs) {
+  const heapMb = Math.max(1, require("v8").getHeapStatistics().used_heap_size / 1e6);
+  if (msPerMb * heapMb > budgetMs) {
+    throw new Error(`heap snapshot not taken: the ${heapMb.toFixed(0)} MB heap would take about ` +
+      `${(msPerMb * heapMb / 1000).toFixed(1)} s, over the census budget of ${(budgetMs / 1000).toFixed(1)} s`);
+  }
+  const started = Date.now();
   const inspector = require("inspector");
   if (session === null) {
     session = new inspector.Session();
@@ -145,7 +155,9 @@ function takeSnapshot() {
     session.removeListener("HeapProfiler.addHeapSnapshotChunk", collect);
   }
   if (failure) throw new Error(`heap snapshot failed: ${failure.message || failure}`);
-  return new Snapshot(JSON.parse(chunks.join("")));
+  const snapshot = new Snapshot(JSON.parse(chunks.join("")));
+  msPerMb = Math.max(1, (Date.now() - started) / heapMb);
+  return snapshot;
 }
 
 function add(groups, key, n) {
@@ -166,7 +178,7 @@ function census(budgetMs) {
   } else {
     notes.push(`Node ${process.version} has no process.getActiveResourcesInfo(): handles not counted`);
   }
-  const snapshot = takeSnapshot();
+  const snapshot = takeSnapshot(budgetMs - elapsed());
   const snapshotMs = elapsed();
   const own = new Set();  // constructors and functions defined in the server's own files
   const contexts = new Map();  // context node -> module name, for the server's own closures
