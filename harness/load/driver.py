@@ -149,7 +149,10 @@ class CycleDriver:
         wave_s = time.time() - started
         quiet, waited = self.sampler.wait_quiet()
         observation = self.sampler.sample()
+        probed = time.monotonic()
         probe, control = self.control.around(self.probe) if self.control else (self.probe(), None)
+        phases = {"wave": round(wave_s, 4), "quiesce": round(waited, 4), **observation.seconds,
+                  "probe": round(time.monotonic() - probed, 4)}
         return CycleSample(
             cycle=cycle,
             time=round(started, 3),
@@ -167,6 +170,7 @@ class CycleDriver:
             census=observation.census,
             control=control,
             instruments_failed=observation.failed,
+            phases=phases,
         )
 
     def run(self) -> RunStatus:

@@ -38,6 +38,7 @@ class Observation:
     warnings: list[str] = field(default_factory=list)
     census: Census | None = None
     failed: dict[str, str] = field(default_factory=dict)  # instrument -> why it gave nothing this cycle
+    seconds: dict[str, float] = field(default_factory=dict)  # what each part took: process, scrape, census
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -216,11 +217,16 @@ class Sampler:
             return None
 
     def sample(self) -> Observation:
+        started = time.monotonic()
         process = self.process_figures()
+        scraped = time.monotonic()
         failed: dict[str, str] = {}
         figures = self.scrape(failed)
+        counted = time.monotonic()
         census = self.take_census(failed)
-        observation = Observation(figures, process, self.warnings, census, failed)
+        seconds = {"process": scraped - started, "scrape": counted - scraped, "census": time.monotonic() - counted}
+        observation = Observation(figures, process, self.warnings, census, failed,
+                                  {k: round(v, 4) for k, v in seconds.items()})
         self.warnings = []
         return observation
 

@@ -3,6 +3,7 @@ junit.xml and the plots; and the one progress line per cycle."""
 
 from __future__ import annotations
 
+import statistics
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from harness.report.behaviours import markdown as behaviour_section
 from harness.report.census import alloc_line, overview
 from harness.report.html import write_html
 from harness.report.plots import render_all
-from harness.rundir.records import CycleSample
+from harness.rundir.records import PHASES, CycleSample
 from harness.rundir.store import write_summary
 
 HEADLINE_CENSUS = 5  # census groups named on the terminal; summary.md has them all
@@ -70,6 +71,21 @@ def headline(j: Judgement) -> str:
 
 
 
+def where_cycles_go(samples: list[CycleSample]) -> str:
+    """The median of each phase over the cycles that timed them, and of what the phases do not
+    account for between one cycle's start and the next's (the Locust round trip, writing the
+    sample, judging it): "wave 0.06, quiesce 0.05, ..., other 0.3 of 0.55"."""
+    timed = [s for s in samples if s.phases]
+    if not timed:
+        return ""
+    parts = [f"{name} {statistics.median(s.phases.get(name, 0.0) for s in timed):.3g}" for name in PHASES]
+    gaps = [(b.time - a.time, sum(a.phases.values())) for a, b in zip(samples, samples[1:]) if a.phases and b.time]
+    if gaps:
+        parts.append(f"other {statistics.median(total - spent for total, spent in gaps):.3g}"
+                     f" of {statistics.median(total for total, _ in gaps):.3g}")
+    return ", ".join(parts)
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}g}"
 
@@ -113,6 +129,9 @@ def markdown(j: Judgement) -> str:
                     *(f"  - `{alloc_line(line)}`" for line in census.alloc)]
         out.append("")
     out += behaviour_section(a)
+    phases = where_cycles_go(j.run.samples)
+    if phases:
+        out += [f"**Where a cycle goes** (median seconds per cycle): {phases}.", ""]
     out += [
         "| metric | verdict | first | last | ratio | per session | Holm p | why |",
         "|---|---|---|---|---|---|---|---|",

@@ -178,6 +178,8 @@ class CycleSample:
     instruments_failed: dict[str, str] = field(default_factory=dict)
     # A drain sample (drain.jsonl): seconds after the last wave ended, idle since; no wave, no probe.
     drain_after_s: float | None = None
+    # Seconds each phase of the cycle took (PHASES), so anyone can see where a cycle goes.
+    phases: dict[str, float] = field(default_factory=dict)
 
     def step(self, name: str) -> StepLatency | None:
         """The wave's latencies of one step, or None when no session timed it."""
@@ -209,6 +211,8 @@ class CycleSample:
             data["instruments_failed"] = dict(self.instruments_failed)
         if self.drain_after_s is not None:
             data["drain_after_s"] = self.drain_after_s
+        if self.phases:
+            data["phases"] = dict(self.phases)
         return data
 
     def to_json(self) -> str:
@@ -260,6 +264,7 @@ class CycleSample:
                 instruments_failed={str(k): str(v) for k, v in
                                     _object(data.get("instruments_failed") or {}, "'instruments_failed'").items()},
                 drain_after_s=_number(data, "drain_after_s"),
+                phases=_figures(data.get("phases") or {}, "'phases'"),
             )
         except (TypeError, AttributeError) as exc:
             raise RecordError(f"malformed cycle sample ({exc})") from None
@@ -285,6 +290,12 @@ def _step(data: Any) -> StepLatency | None:
 def _figures(data: Any, what: str) -> dict[str, float]:
     data = _object(data, what)
     return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# A cycle's phases in the order they run (CycleSample.phases, seconds each): the wave; the wait
+# for the server to report no clients; the process figures (with the idle-CPU window); the
+# metrics scrape; the census; the probe with the control series around it.
+PHASES = ("wave", "quiesce", "process", "scrape", "census", "probe")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from harness.commands.run import run
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
 from harness.judge.series import PER_CLIENT_GAUGES
 from harness.options import RunOptions
+from harness.rundir.records import PHASES
 from harness.rundir.store import load_run
 from tests.conftest import assert_clean_but_too_short
 
@@ -47,6 +48,9 @@ def test_fixed_server_passes_and_writes_every_report(tmp_path: Path) -> None:
     assert samples[0].composition == {"abrupt_drop": 1, "audio_drop": 1, "clean_close": 2, "interrupt_close": 1,
                                       "midreply_close": 2, "page_session": 2, "reconnect_storm": 1}
     assert all(s.probe.ok and s.probe.reply_ms > 0 for s in samples)
+    # Every cycle says where its time went, and the summary adds it up.
+    assert all(set(s.phases) == set(PHASES) and s.phases["census"] > 0 and s.phases["probe"] > 0 for s in samples)
+    assert "**Where a cycle goes** (median seconds per cycle): wave " in (out / "summary.md").read_text()
     for sample in samples:
         assert {g: sample.server[g] for g in PER_CLIENT_GAUGES} == dict.fromkeys(PER_CLIENT_GAUGES, 0.0)
     last = samples[-1].server
