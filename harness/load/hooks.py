@@ -147,11 +147,13 @@ class DriverGreenlet:
         environment, plan = self.environment, self.plan
         options = plan.options
         cycles = options.cycles if options.cycles > 0 else UNTIL_STOPPED
+        live = environment.web_ui is not None  # only a Leaks tab needs the verdict so far, here
         BOARD.start(options.cycles, plan.run_dir)
 
         def on_cycle(sample: Any) -> None:
             logger.info(progress_line(sample, cycles))
-            BOARD.add(sample)
+            if live:  # headless, the parent judges each sample as it reads it
+                BOARD.add(sample)
 
         distributed = isinstance(environment.runner, MasterRunner)
         sampler = sampler_for(plan.target, options.settle_timeout,
@@ -176,7 +178,7 @@ class DriverGreenlet:
             status = RunStatus("error", f"cycle driver failed: {exc!r}", cycles_done=driver.done,
                                cycles_asked=cycles)
         write_status(plan.run_dir, status)
-        if environment.web_ui is not None:  # the tab links report.html as soon as the run ends
+        if live:  # the tab links report.html as soon as the run ends
             write_reports(judge(Run(plan.run_dir, list(BOARD.judge.samples), status, read_meta(plan.run_dir))))
             BOARD.finish()
         if not self.stopping and environment.runner is not None:
