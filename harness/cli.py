@@ -5,6 +5,7 @@ Each command returns its exit code; `main` is the one place that turns errors in
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from harness import __version__
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_USAGE, HarnessError, interruption
 from harness.judge.analysis import Config
 from harness.judge.verdict import Judgement, judge
-from harness.options import SCENARIOS, RunOptions, default_out
+from harness.options import SCENARIOS, RunOptions, default_out, fault_names
 from harness.report.html import REPORT_FILE
 from harness.report.summary import headline, write_reports
 from harness.rundir.store import GATE_FILE, load_run, read_summary, write_json
@@ -27,78 +28,52 @@ def echo(message: str) -> None:
     click.echo(message)
 
 
-def fault_names() -> list[str]:
-    from server.faults import FAULTS
-
-    return [*FAULTS, "all"]
-
-
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="harness")
 def cli() -> None:
     """Leak-detection stress harness for WebSocket chat servers."""
 
 
-def target_options(func):  # type: ignore[no-untyped-def]
-    """The options that choose the server under test, shared by run and ui."""
-    for option in reversed([
-        click.option("--leak", "leaks", multiple=True, type=click.Choice(fault_names()),
-                     help="Enable a fault in the bundled server (repeatable)."),
-        click.option("--server-cmd", default=None,
-                     help='Start your server: "CMD ... {port}" ({llm_url} too, with --fake-llm).'),
-        click.option("--target", default=None, help="A server already running: ws://HOST:PORT/PATH."),
-        click.option("--pid", type=int, default=None, help="With --target: the server process to sample."),
-        click.option("--metrics-url", default=None, help="Prometheus endpoint of your server ({port} allowed)."),
-        click.option("--metric", "metrics", multiple=True, help="Track only figures matching this regex (repeatable)."),
-        click.option("--ws-path", default="/client-ws", show_default=True, help="With --server-cmd: the chat path."),
-        click.option("--fake-llm", is_flag=True, help="Start `harness fake-llm` too and sample its prompt sizes."),
-        click.option("--ready-timeout", default=15.0, show_default=True,
-                     help="Seconds for the server to start listening."),
-        click.option("--inspect", is_flag=False, flag_value="on", default="", metavar="[alloc]",
-                     type=click.Choice(["", "on", "alloc"]), show_default=False,
-                     help="See inside a Python --server-cmd server: tasks, objects, containers, threads "
-                          "(always on for the bundled server); --inspect=alloc adds tracemalloc's growing lines."),
-        click.option("--scenario", default="mixed", show_default=True, type=click.Choice(SCENARIOS)),
-        click.option("--users", default=10, show_default=True, help="Sessions per wave (U)."),
-        click.option("--seed", type=int, default=None,
-                     help="The wave design's seed: the order of the behaviour blocks [default: drawn; in run.json]."),
-    ]):
-        func = option(func)
-    return func
+def run_options(command: str):  # type: ignore[no-untyped-def]
+    """The Click options of `command`, one per field of RunOptions that it takes, made from
+    the field's name, default and `cli` entry (options.py), in the fields' order."""
+
+    def decorate(func):  # type: ignore[no-untyped-def]
+        for f in reversed(fields(RunOptions)):
+            spec = dict(f.metadata.get("cli") or {})
+            if command not in spec.pop("commands", ()):
+                continue
+            spec.update(spec.pop("ui", {}) if command == "ui" else {})
+            spec.pop("ui", None)
+            flag = spec.pop("flag", "--" + f.name.replace("_", "-"))
+            choices = spec.pop("choices", None)
+            if choices is not None:
+                spec["type"] = click.Choice(list(choices() if callable(choices) else choices))
+            path = spec.pop("path", None)
+            if path is not None:
+                spec["type"] = click.Path(path_type=Path, **path)
+            if not spec.get("is_flag") and "default" not in spec:
+                spec["default"] = f.default
+            if not spec.get("help"):
+                spec.pop("help", None)
+            func = click.option(flag, f.name, **spec)(func)
+        return func
+
+    return decorate
 
 
 @cli.command()
-@click.option("--cycles", default=50, show_default=True, help="Waves of open-and-close.")
-@target_options
-@click.option("--warmup", type=int, default=None, help="Cycles left out of the verdicts [default: a tenth, 1..5].")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Run directory [default: reports/<timestamp>].")
-@click.option("--baseline", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
-              help="A summary.json to gate against.")
-@click.option("--settle-timeout", default=10.0, show_default=True,
-              help="Seconds to wait for the server to report no clients.")
-@click.option("--reply-timeout", default=10.0, show_default=True,
-              help="Seconds a reply may take before the session fails.")
-@click.option("--stop-early", is_flag=True, help="Stop as soon as a failing verdict can no longer change.")
-@click.option("--drain", default=RunOptions.drain, show_default=True,
-              help="Seconds of idle after the last wave, re-sampling until what grew is released (0: none).")
-@click.option("--workers", default=0, show_default=True, help="Run on a Locust master with N local workers.")
-@click.option("--page-leak", default="", type=click.Choice(["", "subscriptions", "connections"]),
-              help="With --scenario page: the page's pre-fix behaviour (?leak=...).")
-def run(cycles: int, warmup: int | None, out: Path | None, baseline: Path | None,
-        settle_timeout: float, reply_timeout: float, stop_early: bool, drain: float, workers: int,
-        page_leak: str, **target: Any) -> int:
+@run_options("run")
+def run(out: Path | None, **given: Any) -> int:
     """Churn clients in waves against a server and judge leaks and latency.
 
     With no --server-cmd or --target, the bundled server is started and stopped."""
     from harness.commands.run import run as run_job
 
-    options = RunOptions(cycles=cycles, warmup=warmup, baseline=baseline,
-                         settle_timeout=settle_timeout, reply_timeout=reply_timeout,
-                         stop_early=stop_early, drain=drain, workers=workers, page_leak=page_leak, **target)
+    options = RunOptions(**given)
     if out is not None:
         options.out = out
-    return conclude(run_job(options, echo, Config(warmup=warmup)))
+    return conclude(run_job(options, echo, Config(warmup=options.warmup)))
 
 
 def conclude(judgement: Judgement) -> int:
@@ -109,16 +84,13 @@ def conclude(judgement: Judgement) -> int:
 
 
 @cli.command()
-@target_options
-@click.option("--cycles", default=0, show_default=True, help="Cycles per test; 0 cycles until stopped.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Run directory of the first test [default: reports/ui-<timestamp>].")
+@run_options("ui")
 @click.option("--web-port", default=8089, show_default=True)
-def ui(cycles: int, out: Path | None, web_port: int, **target: Any) -> int:
+def ui(out: Path | None, web_port: int, **given: Any) -> int:
     """Locust's web UI with the cycle driver and a live Leaks tab."""
     from harness.commands.ui import serve_ui
 
-    options = RunOptions(cycles=cycles, **target)
+    options = RunOptions(**given)
     options.out = out or default_out().with_name("ui-" + default_out().name)
     options.validate_target()
     return serve_ui(options, echo, web_port)

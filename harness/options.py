@@ -11,6 +11,10 @@ from typing import Any
 
 from harness.errors import UsageError
 
+CHAT_PATH = "/client-ws"  # where the bundled server, and a --server-cmd server by default, speaks the chat
+READY_TIMEOUT_S = 15.0  # for a started server to listen
+SETTLE_TIMEOUT_S = 10.0  # for the server to report no clients after a wave
+REPLY_TIMEOUT_S = 10.0  # for a reply, before its session fails
 PAGE = "page"  # the chat page in a real browser (harness/load/page.py), not a Locust file
 MIXED = "mixed"  # every behaviour: blocks of one behaviour alone between standard-mix waves
 BEHAVIOURS = (
@@ -29,31 +33,74 @@ def default_out() -> Path:
     return Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def fault_names() -> list[str]:
+    """The bundled server's faults, and `all` (the choices of --leak)."""
+    from server.faults import FAULTS
+
+    return [*FAULTS, "all"]
+
+
+def cli(help: str = "", *, commands: tuple[str, ...] = ("run", "ui"), **click: Any) -> dict[str, Any]:
+    """A field's command-line option, as harness/cli.py makes it: `help`, the commands that
+    take it, and what Click needs beyond the field's name and default (`flag`: the option's
+    own name where it is not the field's; `choices` (a tuple, or a function giving one);
+    `multiple`, `is_flag`, `type`, `path` (click.Path's arguments), `show_default`,
+    `metavar`, `flag_value`; and `ui`: what differs in `harness ui`). Env vars follow
+    Click: HARNESS_<COMMAND>_<FIELD>."""
+    return {"cli": {"help": help, "commands": commands, **click}}
+
+
 @dataclass
 class RunOptions:
-    cycles: int = 50
-    users: int = 10
-    scenario: str = "mixed"
-    warmup: int | None = None
-    leaks: tuple[str, ...] = ()
-    out: Path = field(default_factory=default_out)
-    baseline: Path | None = None
-    settle_timeout: float = 10.0
-    reply_timeout: float = 10.0
-    drain: float = 5.0  # seconds of idle after the last wave, re-sampling until grown state is released
-    stop_early: bool = False
-    server_cmd: str | None = None
-    target: str | None = None
-    pid: int | None = None
-    metrics_url: str | None = None
-    metrics: tuple[str, ...] = ()
-    ws_path: str = "/client-ws"
-    fake_llm: bool = False
-    ready_timeout: float = 15.0
-    workers: int = 0
-    page_leak: str = ""
-    inspect: str = ""  # "", "on" or "alloc": the census agent inside a --server-cmd server
-    seed: int | None = None  # the wave design's order of blocks (mixed); drawn at start when not given
+    """What a run is asked to do: each field once, with its default and its command-line
+    option (`cli`, in the order `harness run --help` lists them)."""
+
+    cycles: int = field(default=50, metadata=cli(
+        "Waves of open-and-close.", show_default=True,
+        ui={"default": 0, "help": "Cycles per test; 0 cycles until stopped."}))
+    leaks: tuple[str, ...] = field(default=(), metadata=cli(
+        "Enable a fault in the bundled server (repeatable).", flag="--leak", multiple=True, choices=fault_names))
+    server_cmd: str | None = field(default=None, metadata=cli(
+        'Start your server: "CMD ... {port}" ({llm_url} too, with --fake-llm).'))
+    target: str | None = field(default=None, metadata=cli("A server already running: ws://HOST:PORT/PATH."))
+    pid: int | None = field(default=None, metadata=cli("With --target: the server process to sample.", type=int))
+    metrics_url: str | None = field(default=None, metadata=cli("Prometheus endpoint of your server ({port} allowed)."))
+    metrics: tuple[str, ...] = field(default=(), metadata=cli(
+        "Track only figures matching this regex (repeatable).", flag="--metric", multiple=True))
+    ws_path: str = field(default=CHAT_PATH, metadata=cli("With --server-cmd: the chat path.", show_default=True))
+    fake_llm: bool = field(default=False, metadata=cli(
+        "Start `harness fake-llm` too and sample its prompt sizes.", is_flag=True))
+    ready_timeout: float = field(default=READY_TIMEOUT_S, metadata=cli(
+        "Seconds for the server to start listening.", show_default=True))
+    inspect: str = field(default="", metadata=cli(  # "", "on" or "alloc": the census agent inside the server
+        "See inside a Python or Node --server-cmd server: tasks, objects, containers, listeners, threads "
+        "(always on for the bundled server); --inspect=alloc adds tracemalloc's growing lines (Python).",
+        is_flag=False, flag_value="on", metavar="[alloc]", choices=("", "on", "alloc"), show_default=False))
+    scenario: str = field(default=MIXED, metadata=cli(choices=SCENARIOS, show_default=True))
+    users: int = field(default=10, metadata=cli("Sessions per wave (U).", show_default=True))
+    seed: int | None = field(default=None, metadata=cli(  # the order of blocks (mixed); drawn at start when not given
+        "The wave design's seed: the order of the behaviour blocks [default: drawn; in run.json].", type=int))
+    warmup: int | None = field(default=None, metadata=cli(
+        "Cycles left out of the verdicts [default: a tenth, 1..5].", type=int, commands=("run",)))
+    out: Path = field(default_factory=default_out, metadata=cli(
+        "Run directory [default: reports/<timestamp>].", path={}, default=None,
+        ui={"help": "Run directory of the first test [default: reports/ui-<timestamp>]."}))
+    baseline: Path | None = field(default=None, metadata=cli(
+        "A summary.json to gate against.", path={"exists": True, "dir_okay": False}, commands=("run",)))
+    settle_timeout: float = field(default=SETTLE_TIMEOUT_S, metadata=cli(
+        "Seconds to wait for the server to report no clients.", show_default=True, commands=("run",)))
+    reply_timeout: float = field(default=REPLY_TIMEOUT_S, metadata=cli(
+        "Seconds a reply may take before the session fails.", show_default=True, commands=("run",)))
+    stop_early: bool = field(default=False, metadata=cli(
+        "Stop as soon as a failing verdict can no longer change.", is_flag=True, commands=("run",)))
+    drain: float = field(default=5.0, metadata=cli(  # idle after the last wave until grown state is released
+        "Seconds of idle after the last wave, re-sampling until what grew is released (0: none).",
+        show_default=True, commands=("run",)))
+    workers: int = field(default=0, metadata=cli(
+        "Run on a Locust master with N local workers.", show_default=True, commands=("run",)))
+    page_leak: str = field(default="", metadata=cli(
+        "With --scenario page: the page's pre-fix behaviour (?leak=...).",
+        choices=("", "subscriptions", "connections"), commands=("run",)))
 
     @property
     def bundled(self) -> bool:

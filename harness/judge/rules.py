@@ -257,7 +257,8 @@ def census_rule(
     if result.verdict == LEAK:
         rate = result.slope_per_session if result.slope_per_session is not None else result.slope_per_cycle or 0.0
         unit = " per session" if result.slope_per_session is not None else " per cycle"
-        retained = "; retained: still there after a full garbage collection" if name.startswith("census.objects:") else ""
+        objects = name.startswith("census.objects:")
+        retained = "; retained: still there after a full garbage collection" if objects else ""
         result.reason = (
             f"{census_label(name)}: {rate:+.2f}{unit} "
             f"({result.first_median:g} -> {result.last_median:g}){retained}{began_text(result)}"

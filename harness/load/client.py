@@ -17,6 +17,8 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from harness.options import REPLY_TIMEOUT_S
+
 Frame = dict[str, Any]
 MAX_FRAME_BYTES = 4 << 20  # a frame from the server larger than this ends the session
 
@@ -50,7 +52,7 @@ def now_ms() -> float:
 class ChatClient:
     """One client connection. Steps raise SessionError; `close` and `drop` never raise."""
 
-    def __init__(self, url: str, timeout: float = 10.0, origin: str | None = None) -> None:
+    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, origin: str | None = None) -> None:
         self.url = url
         self.timeout = timeout
         self.origin = origin

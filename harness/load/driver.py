@@ -22,6 +22,7 @@ from harness.load.client import ChatClient, SessionError
 from harness.load.design import WaveDesign
 from harness.observe.control import ControlMeter
 from harness.observe.sampler import Sampler
+from harness.options import REPLY_TIMEOUT_S
 from harness.rundir.records import CycleSample, Probe, RunStatus, Sessions, StepLatency
 from harness.rundir.store import SampleLog
 
@@ -83,7 +84,7 @@ def summarize(values: list[float]) -> StepLatency | None:
     )
 
 
-def run_probe(url: str, timeout: float = 10.0) -> Probe:
+def run_probe(url: str, timeout: float = REPLY_TIMEOUT_S) -> Probe:
     """One fresh client, one fixed text turn, alone on the quiet server."""
     client = ChatClient(url, timeout=timeout)
     try:

@@ -26,7 +26,7 @@ from harness.load.design import plan as design_plan
 from harness.load.driver import CycleDriver, WaveResult, run_probe
 from harness.load.wave import WAVE, MasterWaves, worker_wave
 from harness.observe.sampler import http_base, sampler_for
-from harness.options import RunOptions, default_out, draw_seed
+from harness.options import CHAT_PATH, RunOptions, default_out, draw_seed
 from harness.report.summary import progress_line, write_reports
 from harness.report.webui import LeaksBoard
 from harness.report.webui import install as install_leaks_tab
@@ -35,7 +35,7 @@ from harness.rundir.store import DRAIN_FILE, SampleLog, next_run_dir, read_meta,
 
 logger = logging.getLogger("harness.locust")
 
-DEFAULT_HOST = "ws://127.0.0.1:12393/client-ws"
+DEFAULT_HOST = f"ws://127.0.0.1:12393{CHAT_PATH}"
 UNTIL_STOPPED = 10**9
 DEFAULTS = RunOptions()
 BOARD = LeaksBoard()

@@ -16,6 +16,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.load.client import SessionError
 from harness.load.driver import WaveResult
+from harness.options import REPLY_TIMEOUT_S
 from harness.rundir.records import Probe, Sessions
 
 PAGE_LEAKS = ("subscriptions", "connections")
@@ -53,7 +54,7 @@ def find_chromium() -> str:
 class PageSessions:
     """A headless Chromium that runs page waves and probes against one server."""
 
-    def __init__(self, http_url: str, leak: str = "", timeout: float = 10.0) -> None:
+    def __init__(self, http_url: str, leak: str = "", timeout: float = REPLY_TIMEOUT_S) -> None:
         if leak and leak not in PAGE_LEAKS:
             raise UsageError(f"unknown page leak {leak!r}; choose one of: {', '.join(PAGE_LEAKS)}")
         self.url = f"{http_url}/?leak={leak}" if leak else f"{http_url}/"

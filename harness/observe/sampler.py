@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from harness.errors import TargetError
 from harness.observe.census import CensusClient, CensusError
 from harness.observe.control import ControlMeter, cpu_seconds
+from harness.options import SETTLE_TIMEOUT_S
 from harness.rundir.records import Census, ProcessFigures, Target
 
 logger = logging.getLogger("harness.observe.sampler")
@@ -68,7 +69,7 @@ class Sampler:
         metrics_url: str | None,
         resources_url: str | None = None,
         pid: int | None = None,
-        settle_timeout: float = 10.0,
+        settle_timeout: float = SETTLE_TIMEOUT_S,
         idle_window: float = 0.25,
         http_timeout: float = 5.0,
         extra_urls: list[str] | None = None,
@@ -252,7 +253,7 @@ def http_base(ws_url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
-def sampler_for(target: Target, settle_timeout: float = 10.0, alloc_from: int | None = None) -> Sampler:
+def sampler_for(target: Target, settle_timeout: float = SETTLE_TIMEOUT_S, alloc_from: int | None = None) -> Sampler:
     """The sampler of a target, at the endpoints it names. With tracemalloc on in the
     server, the census of cycle `alloc_from` is the baseline of the growing lines."""
     census = None

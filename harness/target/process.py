@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 import psutil
 
 from harness.errors import TargetError, UsageError
+from harness.options import CHAT_PATH, READY_TIMEOUT_S
 from harness.target.children import spawn, stop_group
 
-READY_TIMEOUT = 15.0
+READY_TIMEOUT = READY_TIMEOUT_S
 
 
 class ServerProcess:
@@ -51,7 +52,7 @@ class ServerProcess:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/client-ws"
+        return f"ws://127.0.0.1:{self.port}{CHAT_PATH}"
 
     @property
     def http_url(self) -> str:
