@@ -26,9 +26,11 @@ from harness.rundir.store import (
     SampleLog,
     load_run,
     read_drain,
+    read_driver_status,
     read_meta,
     read_status,
     read_summary,
+    write_driver_status,
     write_meta,
     write_status,
 )
@@ -140,7 +142,7 @@ def follow(
         elif time.monotonic() - last_new > STALL_TIMEOUT:
             return f"no cycle finished in {STALL_TIMEOUT:g} s"
         time.sleep(0.1)
-    if not progress.decided and read_status(options.out) is None:
+    if not progress.decided and read_driver_status(options.out) is None:
         return f"Locust exited with code {locust.proc.returncode} before the run finished (see locust.log)"
     return None
 
@@ -156,25 +158,29 @@ def drive_pages(options: RunOptions, running: Running, progress: Progress) -> st
             log=SampleLog(options.out), on_cycle=progress, stop_requested=lambda: progress.decided,
             control=sampler.control_meter(), drain=options.drain, drain_log=SampleLog(options.out, DRAIN_FILE),
         )
-        write_status(options.out, driver.run())
+        write_driver_status(options.out, driver.run())
     return None
 
 
 def conclude_status(
     options: RunOptions, live: Judge, cycles_done: int, cut_short: str | None, interrupted: str | None, echo: Echo
 ) -> None:
-    """The harness's word on how the run ended, where the driver's own is missing or moot
-    (the driver of an interrupted run only saw itself being stopped)."""
+    """status.json, written here only: the driver's own account of how its cycles ended
+    (driver.json), unless it is missing or moot (the driver of an interrupted run only saw
+    itself being stopped; one stopped early saw the same)."""
+    driver = read_driver_status(options.out)
     if interrupted is not None:
-        write_status(options.out, RunStatus("interrupted", interrupted, cycles_done=cycles_done,
-                                            cycles_asked=options.cycles, users=options.users))
+        status = RunStatus("interrupted", interrupted, cycles_done=cycles_done, cycles_asked=options.cycles,
+                           users=options.users)
     elif live.decided is not None:
         decided = live.decided.cycle
         echo(f"verdict decided at cycle {decided}: stopped early")
-        write_status(options.out, RunStatus("decided", f"decided at cycle {decided}", decided_at=decided,
-                                            cycles_asked=options.cycles))
-    elif cut_short and read_status(options.out) is None:
-        write_status(options.out, RunStatus("aborted", cut_short))
+        status = RunStatus("decided", f"decided at cycle {decided}", decided_at=decided, cycles_asked=options.cycles)
+    elif driver is not None:
+        status = driver
+    else:
+        status = RunStatus("aborted", cut_short or "the cycle driver gave no account of its run")
+    write_status(options.out, status)
 
 
 def finish(options: RunOptions, samples: list[CycleSample], config: Config | None, warnings: list[str]) -> Judgement:

@@ -16,23 +16,28 @@ from harness.load.launch import LocustProcess, locust_command
 from harness.options import RunOptions, draw_seed
 from harness.report.summary import headline, write_reports
 from harness.rundir.records import RunMeta, RunStatus
-from harness.rundir.store import load_run, read_status, run_dirs, write_meta, write_status
+from harness.rundir.store import load_run, read_driver_status, run_dirs, write_meta, write_status
 from harness.target.up import target_up
 
 Echo = Callable[[str], None]
 DEFAULT_WEB_PORT = 8089
 
 
-def mark_interrupted(base: Path, how: str) -> bool:
-    """The latest test, if the signal cut it short, ends as interrupted (with the signal)
-    rather than as its driver saw it, merely 'stopped'. True if there was one."""
+def conclude_tests(base: Path, interrupted: str | None) -> bool:
+    """status.json of each test the UI ran, written here only: its driver's account
+    (driver.json), but the latest ends as interrupted, with the signal, where the signal cut
+    it short (its driver saw itself merely 'stopped', or gave no account). True if it did."""
     dirs = run_dirs(base)
-    status = read_status(dirs[-1]) if dirs else None
-    if not dirs or (status is not None and status.state != "stopped"):
-        return False
-    samples = load_run(dirs[-1]).samples
-    write_status(dirs[-1], RunStatus("interrupted", how, cycles_done=len(samples)))
-    return True
+    cut_short = False
+    for run_dir in dirs:
+        driver = read_driver_status(run_dir)
+        if run_dir == dirs[-1] and interrupted is not None and (driver is None or driver.state == "stopped"):
+            status = RunStatus("interrupted", interrupted, cycles_done=len(load_run(run_dir).samples))
+            cut_short = True
+        else:
+            status = driver or RunStatus("aborted", "the cycle driver gave no account of this test")
+        write_status(run_dir, status)
+    return cut_short
 
 
 def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) -> int:
@@ -54,7 +59,7 @@ def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) 
             interrupted = interruption(exc)
         finally:
             locust.stop()
-    cut_short = interrupted is not None and mark_interrupted(options.out, interrupted)
+    cut_short = conclude_tests(options.out, interrupted)
     for run_dir in run_dirs(options.out):
         judgement = judge(load_run(run_dir))
         write_reports(judgement)

@@ -31,7 +31,7 @@ from harness.report.summary import progress_line, write_reports
 from harness.report.webui import LeaksBoard
 from harness.report.webui import install as install_leaks_tab
 from harness.rundir.records import Run, RunMeta, RunStatus, Target
-from harness.rundir.store import DRAIN_FILE, SampleLog, next_run_dir, read_meta, write_meta, write_status
+from harness.rundir.store import DRAIN_FILE, SampleLog, next_run_dir, read_meta, write_driver_status, write_meta
 
 logger = logging.getLogger("harness.locust")
 
@@ -177,7 +177,7 @@ class DriverGreenlet:
             logger.exception("cycle driver failed")
             status = RunStatus("error", f"cycle driver failed: {exc!r}", cycles_done=driver.done,
                                cycles_asked=cycles)
-        write_status(plan.run_dir, status)
+        write_driver_status(plan.run_dir, status)  # the command that started Locust writes status.json
         if live:  # the tab links report.html as soon as the run ends
             write_reports(judge(Run(plan.run_dir, list(BOARD.judge.samples), status, read_meta(plan.run_dir))))
             BOARD.finish()

@@ -79,7 +79,8 @@ def where_cycles_go(samples: list[CycleSample]) -> str:
     if not timed:
         return ""
     parts = [f"{name} {statistics.median(s.phases.get(name, 0.0) for s in timed):.3g}" for name in PHASES]
-    gaps = [(b.time - a.time, sum(a.phases.values())) for a, b in zip(samples, samples[1:], strict=False) if a.phases and b.time]
+    pairs = zip(samples, samples[1:], strict=False)
+    gaps = [(b.time - a.time, sum(a.phases.values())) for a, b in pairs if a.phases and b.time]
     if gaps:
         parts.append(f"other {statistics.median(total - spent for total, spent in gaps):.3g}"
                      f" of {statistics.median(total for total, _ in gaps):.3g}")

@@ -1,6 +1,13 @@
 """The run directory's files: every name, writer and reader of run.json, samples.jsonl and
 status.json lives here. Live and saved data are the same records: the follower and the
-loader both hand on `CycleSample`s."""
+loader both hand on `CycleSample`s.
+
+Each file has one writer. run.json: the command that starts the run (`harness run` or `ui`),
+or the Locust child for a run it was started on by hand (or a later test in the UI), where
+no command wrote one. driver.json: the cycle driver, its own account of how its cycles
+ended. status.json: the command, its word on how the run ended (the driver's account, or
+what the command saw: interrupted, decided early, cut short). gate.json: `harness gate`.
+summary.json and the other reports: `harness run`, `ui`, `report`."""
 
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ META_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
 DRAIN_FILE = "drain.jsonl"  # the drain check's samples, idle after the last wave
 STATUS_FILE = "status.json"
+DRIVER_FILE = "driver.json"  # the cycle driver's own account of how its cycles ended
 SUMMARY_FILE = "summary.json"
 GATE_FILE = "gate.json"  # `harness gate`'s verdict on a saved run, beside the run's own
 
@@ -63,7 +71,18 @@ def write_status(run_dir: Path, status: RunStatus) -> None:
 
 
 def read_status(run_dir: Path) -> RunStatus | None:
+    """How the run ended: the command's word, else (a run Locust was started on by hand) the
+    driver's own account; None while the run goes on."""
     data = read_json(run_dir / STATUS_FILE)
+    return RunStatus.from_dict(data) if data is not None else read_driver_status(run_dir)
+
+
+def write_driver_status(run_dir: Path, status: RunStatus) -> None:
+    write_json(run_dir / DRIVER_FILE, status.to_dict())
+
+
+def read_driver_status(run_dir: Path) -> RunStatus | None:
+    data = read_json(run_dir / DRIVER_FILE)
     return RunStatus.from_dict(data) if data is not None else None
 
 
