@@ -168,7 +168,7 @@ function census(budgetMs) {
   const started = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
   const groups = {};
-  const notes = [];
+  const notes = ["Node has one thread: the event loop waited for each whole census (its loop_ms is its time)"];
   if (typeof process.getActiveResourcesInfo === "function") {
     const resources = process.getActiveResourcesInfo();
     // Less the socket of this very request (the agent's own server is unref'ed: not listed).
