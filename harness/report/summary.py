@@ -149,18 +149,18 @@ def markdown(j: Judgement) -> str:
 
 def junit(j: Judgement) -> str:
     metrics = list(j.analysis.metrics.values())
+    blame = blamed(j.analysis)
     suite = ET.Element(
         "testsuite",
         name="leak-harness",
         tests=str(len(metrics) + 1 + (len(BEHAVIOURS) if j.analysis.attribution is None else 0)),
-        failures=str(len(j.analysis.failing()) + len(j.regressions) + len(blamed(j.analysis))),
+        failures=str(len(j.analysis.failing()) + len(j.regressions) + len(blame)),
     )
     run_case = ET.SubElement(suite, "testcase", classname="harness.run", name="run is conclusive")
     unsure = j.analysis.reasons + j.analysis.too_short + [m.reason for m in j.analysis.confounded()]
     if unsure:
         ET.SubElement(run_case, "error", message="; ".join(unsure))
     regressed = {r.metric: r for r in j.regressions}
-    blame = blamed(j.analysis)
     for behaviour in BEHAVIOURS if j.analysis.attribution is None else ():
         case = ET.SubElement(suite, "testcase", classname="harness.behaviour", name=behaviour)
         if behaviour in blame:
