@@ -51,27 +51,31 @@ def attribute(
         return design.gap, {}
     hard, soft = signals(samples, post, metrics)
     fits: list[Fit] = []
-    changes: dict[str, np.ndarray] = {}
     min_total: dict[str, float] = {}
-    levels: dict[str, np.ndarray] = {}
-    used: dict[str, Design] = {}
+    used: dict[str, Design] = {}  # the design each fit used: the whole run's, or since the onset
+
+    def level(values: list[float | None]) -> np.ndarray:
+        return np.asarray([np.nan if v is None else v for v in values[warmup:]], dtype=float)
+
     for name, values in [*hard.items(), *soft.items()]:
-        changes[name] = deltas(values, warmup)
-        levels[name] = np.asarray([np.nan if v is None else v for v in values[warmup:]], dtype=float)
-        began = onset(levels[name]) if name in hard else None  # a leak that began mid-run: its waves since
+        change = deltas(values, warmup)
+        began = onset(level(values)) if name in hard else None  # a leak that began mid-run: its waves since
         used[name] = design.since(began) if began else design
-        result = fit(name, changes[name], used[name])
+        result = fit(name, change, used[name])
         if result is None and began:
             used[name] = design
-            result = fit(name, changes[name], design)
+            result = fit(name, change, design)
         if result is not None:
             fits.append(result)
             min_total[name] = minimum(name, values) if name in soft or is_mean(name) else 1.0
     name_effects(fits, config.alpha, min_total)
     for f in fits:
-        fade(f, changes[f.name], used[f.name])
+        if not f.named:
+            continue
+        values = hard[f.name] if f.name in hard else soft[f.name]
+        fade(f, deltas(values, warmup), used[f.name])
         if f.name in hard:  # a reset is of counted state; memory and latency wander
-            resets(f, levels[f.name], used[f.name])
+            resets(f, level(values), used[f.name])
     for f in fits:
         if f.faded and not f.named and f.name in metrics and metrics[f.name].bounded is None:
             metrics[f.name].reason = (metrics[f.name].reason + "; " if metrics[f.name].reason else "") + (

@@ -15,7 +15,6 @@ MIN_BEFORE = 3  # points before the onset (a flat stretch must be seen)
 MIN_AFTER = 6  # points after it (a growth must be seen, and attributed)
 BENT = 0.25  # the hinge leaves at most this share of the straight line's squared error
 FLAT = 0.2  # the slope before the onset is at most this share of the slope after it
-MAX_CANDIDATES = 400  # onsets tried on a long series (evenly spaced)
 
 
 def onset(y: np.ndarray) -> int | None:
@@ -30,14 +29,22 @@ def onset(y: np.ndarray) -> int | None:
     line_sse = float(np.sum((y - np.polyval(line, t)) ** 2))
     if line[0] <= 0 or line_sse <= 0:
         return None
+    # Every hinge at once, from suffix sums (O(n), not a matrix of hinges by points): over the
+    # points after k, x = t - k, so sum x, sum x^2 and sum xy follow from sums of 1, t, t^2, y, ty.
     ks = np.arange(MIN_BEFORE, n - MIN_AFTER + 1)
-    if len(ks) > MAX_CANDIDATES:
-        ks = np.unique(np.linspace(MIN_BEFORE, n - MIN_AFTER, MAX_CANDIDATES).astype(int))
-    x = np.maximum(0.0, t[None, :] - ks[:, None])  # one hinge per row
-    xc = x - x.mean(axis=1, keepdims=True)
+    after = ks + 1  # the first point after each hinge's corner
+
+    def suffix(v: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.cumsum(v[::-1])[::-1], [0.0]])[after]
+
+    count, sum_t, sum_tt = suffix(np.ones(n)), suffix(t), suffix(t * t)
+    sum_y, sum_ty = suffix(y), suffix(t * y)
+    sx = sum_t - ks * count
+    sxx = sum_tt - 2 * ks * sum_t + ks * ks * count - sx * sx / n
+    sxy = sum_ty - ks * sum_y - sx * y.sum() / n
+    slope = sxy / np.maximum(sxx, 1e-12)
     yc = y - y.mean()
-    slope = (xc @ yc) / np.maximum(np.sum(xc * xc, axis=1), 1e-12)
-    sse = np.sum((yc[None, :] - slope[:, None] * xc) ** 2, axis=1)
+    sse = float(yc @ yc) - slope * sxy
     best = int(np.argmin(sse))
     k = int(ks[best])
     if slope[best] <= 0 or sse[best] > BENT * line_sse:
