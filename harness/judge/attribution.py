@@ -17,6 +17,7 @@ effects out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -135,6 +136,11 @@ class Design:
     def matrix(self) -> np.ndarray:
         return np.column_stack([self.counts, np.ones(len(self.counts))])[self.steady]
 
+    @cached_property
+    def groups(self) -> np.ndarray:
+        """For each row of `matrix()`, the index of its group of like waves (same make-up)."""
+        return np.unique(self.matrix(), axis=0, return_inverse=True)[1].ravel()
+
 
 def design_of(compositions: list[dict[str, int]], before: dict[str, int] | None = None) -> Design:
     """The count matrix of these waves (`before`: the wave before the first), and whether
@@ -188,7 +194,7 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     # is the median over the groups of like waves (each behaviour's block, the probe-only
     # waves) of their residuals' variance, not the whole run's: one noisy block (a page
     # session's resets) must not take the power to name every other behaviour.
-    pooled = np.diag(xtx_inv) * group_variance(x, residuals) * len(y) / df
+    pooled = np.diag(xtx_inv) * group_variance(design.groups[keep], residuals) * len(y) / df
     scale = float(np.max(np.abs(y))) if len(y) else 0.0
     se = np.sqrt(np.clip(np.maximum(robust, pooled), 0.0, None)) + 1e-9 * (scale + 1.0)
     crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
@@ -203,13 +209,13 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     return Fit(name, {b: effect(i) for i, b in enumerate(design.behaviours)}, effect(k - 1))
 
 
-def group_variance(x: np.ndarray, residuals: np.ndarray) -> float:
-    """The median over groups of identical rows (waves of the same make-up) of their mean
-    squared residual; the whole run's where no group has two rows."""
-    _, group = np.unique(x, axis=0, return_inverse=True)
-    group = group.ravel()
-    spreads = [float(np.mean(residuals[group == g] ** 2)) for g in np.unique(group) if np.sum(group == g) >= 2]
-    return float(np.median(spreads)) if spreads else float(np.mean(residuals**2))
+def group_variance(group: np.ndarray, residuals: np.ndarray) -> float:
+    """The median over groups of like rows (`group`: each row's group) of their mean squared
+    residual; the whole run's where no group has two rows."""
+    sizes = np.bincount(group)
+    sums = np.bincount(group, weights=residuals**2)
+    spreads = sums[sizes >= 2] / sizes[sizes >= 2]
+    return float(np.median(spreads)) if len(spreads) else float(np.mean(residuals**2))
 
 
 def name_effects(fits: list[Fit], alpha: float, min_total: dict[str, float]) -> None:
