@@ -54,6 +54,8 @@ def check_drain(
                 metric.verdict, metric.practical, metric.reason = PASS, False, released
             else:
                 metric.reason = f"{metric.reason}; {released}" if metric.bounded is not None else released
+            # What the waves added was held, not accumulated: no behaviour leaks it.
+            metric.by_behaviour, metric.probe, metric.reset_by = {}, None, []
             continue
         if metric.verdict != LEAK:
             continue

@@ -51,3 +51,19 @@ def test_a_level_a_behaviour_reset_before_the_end_is_not_released_by_time() -> N
     result = analyze(lines, drain=drained([(1.0, 0.0)]))
     metric = result.metrics["app_sessions"]
     assert metric.drain is None or "released_after_s" not in metric.drain
+
+
+def test_what_behaviours_added_and_the_drain_saw_released_is_no_behaviours_leak() -> None:
+    """Clean closes add 2 each to a level that the run's waves never let fall: attribution names
+    clean_close; the level is back at 0 2 s after the last wave: no leak, and no behaviour named."""
+    from tests.harness.judge.test_attribution import run_of
+
+    def level(state, composition):
+        state["value"] += 2 * composition.get("clean_close", 0)
+
+    samples = run_of(level)
+    assert analyze(samples).metrics["shared_memory"].by_behaviour  # named, without the drain
+    result = analyze(samples, drain=drained([(1.0, 40.0), (2.0, 0.0)], name="shared_memory"))
+    metric = result.metrics["shared_memory"]
+    assert metric.verdict == PASS and metric.by_behaviour == {} and metric.reset_by == []
+    assert "held, then released" in metric.reason
