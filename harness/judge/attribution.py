@@ -16,6 +16,7 @@ effects out.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -150,6 +151,12 @@ def design_of(compositions: list[dict[str, int]], before: dict[str, int] | None 
         len(compositions), len(names))
     previous = [before, *compositions[:-1]]
     steady = np.asarray([p is not None and c == p for c, p in zip(compositions, previous, strict=True)], dtype=bool)
+    # A make-up that repeats only once (the first wave after a warm-up of standard mixes) is
+    # fitted by itself: its one row carries no evidence and, with a leverage near 1, would set
+    # every behaviour's HC3 interval by its own residual.
+    kinds = [tuple(sorted(c.items())) for c in compositions]
+    repeats = Counter(k for k, keep in zip(kinds, steady, strict=True) if keep)
+    steady &= np.asarray([repeats[k] >= 2 for k in kinds], dtype=bool)
     design = Design(names, counts, steady, None)
     if not names:
         design.gap = "no wave recorded its behaviours: attribution is moot"
@@ -191,9 +198,9 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     df = len(y) - k
     # The larger of HC3 and a pooled variance: HC3 alone calls a behaviour whose few cycles
     # happen to fit exactly certain, however noisy the rest of the run is. The pooled figure
-    # is the median over the groups of like waves (each behaviour's block, the probe-only
-    # waves) of their residuals' variance, not the whole run's: one noisy block (a page
-    # session's resets) must not take the power to name every other behaviour.
+    # leaves out the group of like waves (a behaviour's block, the probe-only waves) whose
+    # residuals spread most: one noisy block (a page session's resets) must not take the
+    # power to name every other behaviour.
     pooled = np.diag(xtx_inv) * group_variance(design.groups[keep], residuals) * len(y) / df
     scale = float(np.max(np.abs(y))) if len(y) else 0.0
     se = np.sqrt(np.clip(np.maximum(robust, pooled), 0.0, None)) + 1e-9 * (scale + 1.0)
@@ -210,12 +217,17 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
 
 
 def group_variance(group: np.ndarray, residuals: np.ndarray) -> float:
-    """The median over groups of like rows (`group`: each row's group) of their mean squared
-    residual; the whole run's where no group has two rows."""
+    """The mean squared residual of the run, less the group of like rows (`group`: each row's
+    group) whose residuals spread most, where there are others: one noisy block does not set
+    every behaviour's floor, and a spread that several blocks share (a cache that some blocks
+    refill and others find full) still does."""
     sizes = np.bincount(group)
     sums = np.bincount(group, weights=residuals**2)
-    spreads = sums[sizes >= 2] / sizes[sizes >= 2]
-    return float(np.median(spreads)) if len(spreads) else float(np.mean(residuals**2))
+    counted = sizes >= 2
+    if counted.sum() < 3:
+        return float(np.mean(residuals**2))
+    worst = int(np.argmax(np.where(counted, sums / np.maximum(sizes, 1), -1.0)))
+    return float((sums.sum() - sums[worst]) / (sizes.sum() - sizes[worst]))
 
 
 def name_effects(fits: list[Fit], alpha: float, min_total: dict[str, float]) -> None:
