@@ -160,3 +160,22 @@ def test_one_noisy_block_does_not_take_the_power_to_name_a_leak():
 
         named += "clean_close" in analyze(run_of(level, seed=seed)).metrics["shared_memory"].by_behaviour
     assert named >= 18
+
+
+def test_a_reset_early_in_the_run_is_named_by_the_quiet_waves_around_it():
+    """A shared memory seen as the mean prompt per request, the page block before any chatting
+    block: its waves sit below every quiet wave before and after it (reconnects and audio drops
+    add only the probe's turn), though the level had not yet stood high before it."""
+    from harness.judge.attribution import Effect, Fit, design_of, resets
+
+    waves = [("mix", 226), ("reconnect_storm", 163), ("reconnect_storm", 184), ("reconnect_storm", 205),
+             ("mix", 237), ("page_session", 56), ("page_session", 97), ("page_session", 61), ("mix", 950),
+             ("clean_close", 252), ("clean_close", 583), ("clean_close", 914), ("rest", 1156), ("rest", 1177),
+             ("rest", 1198), ("mix", 999), ("audio_drop", 163), ("audio_drop", 184), ("audio_drop", 205)]
+    mix = {"clean_close": 4, "page_session": 2, "reconnect_storm": 2, "audio_drop": 2}
+    compositions = [mix if b == "mix" else {} if b == "rest" else {b: 10} for b, _ in waves]
+    design = design_of(compositions, mix)
+    zero = Effect(0.0, (0.0, 0.0), 0.5, 0.5, 0.0)
+    f = Fit("prompt", {b: zero for b in design.behaviours}, zero, named=["clean_close"])
+    resets(f, np.asarray([level for _, level in waves], dtype=float), design)
+    assert f.clears == ["page_session"]
