@@ -59,18 +59,23 @@ class Fit:
     faded: list[str] = field(default_factory=list)  # named over the run, gone in its later half
 
 
-def fade(f: Fit, deltas: np.ndarray, design: Design) -> None:
+def fade(f: Fit, deltas: np.ndarray, design: Design, bounded: bool = False) -> None:
     """Move to `faded` the named behaviours whose effect no longer shows in the run's later
     half: a leak accumulates round after round, a cache that filled stops growing however
     much its filling cost early on. A behaviour's late waves that repeat their wave (its
     block's) are compared with its fitted rate: nearer 0 than the rate, it has faded. One
-    with no such wave in the later half keeps its name (nothing shows it stopped)."""
+    with no such wave in the later half keeps its name (nothing shows it stopped), unless the
+    signal itself stopped growing there (`bounded`): the later half's standard mixes ran
+    every behaviour, and the level did not move."""
     n = len(design.counts)
     late = np.arange(n) >= n // 2
     for b in list(f.named):
         i = design.behaviours.index(b)
         rows = late & design.steady & (design.counts[:, i] > 0) & np.isfinite(deltas)
         if not rows.any():
+            if bounded:
+                f.named.remove(b)
+                f.faded.append(b)
             continue
         others = sum(f.effects[o].rate * design.counts[rows, j]
                      for j, o in enumerate(design.behaviours) if o != b) + f.probe.rate

@@ -73,7 +73,8 @@ def attribute(
         if not f.named:
             continue
         values = hard[f.name] if f.name in hard else soft[f.name]
-        fade(f, deltas(values, warmup), used[f.name])
+        bounded = f.name in metrics and metrics[f.name].bounded is not None  # rose, then stopped
+        fade(f, deltas(values, warmup), used[f.name], bounded)
         if f.name in hard:  # a reset is of counted state; memory and latency wander
             resets(f, level(values), used[f.name])
     for f in fits:

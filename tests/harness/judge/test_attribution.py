@@ -179,3 +179,17 @@ def test_a_reset_early_in_the_run_is_named_by_the_quiet_waves_around_it():
     f = Fit("prompt", {b: zero for b in design.behaviours}, zero, named=["clean_close"])
     resets(f, np.asarray([level for _, level in waves], dtype=float), design)
     assert f.clears == ["page_session"]
+
+
+def test_a_cache_filled_by_the_early_blocks_names_no_behaviour():
+    """An LRU of 240 that every session adds to, full by the run's middle: the behaviours whose
+    blocks came while it filled are not named, whatever the block order, for the level stopped
+    moving in the later half though its standard mixes ran every behaviour."""
+    for seed in range(20):
+        def level(state, composition):
+            state["value"] = min(240.0, state["value"] + sum(composition.values()) + 1)
+
+        a = analyze(run_of(level, seed=seed))
+        metric = a.metrics["shared_memory"]
+        assert a.verdict == PASS and not metric.by_behaviour, (seed, metric.reason)
+        assert metric.bounded is not None and metric.bounded["low"] == 240.0, seed
