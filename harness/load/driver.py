@@ -139,6 +139,7 @@ class CycleDriver:
         self.idle: dict[str, float] = {}  # each level before the first client
         self.span: dict[str, tuple[float, float]] = {}  # each level's (lowest, highest) after warm-up
         self.moved: set[str] = set()  # the levels whose span is not a point
+        self.carried: list[str] = []  # warnings of the sample before the first wave
         self.last: CycleSample | None = None
 
     def run_cycle(self, cycle: int) -> CycleSample:
@@ -150,6 +151,7 @@ class CycleDriver:
         wave_s = time.time() - started
         quiet, waited = self.sampler.wait_quiet()
         observation = self.sampler.sample()
+        carried, self.carried = self.carried, []  # said once, with this cycle
         probed = time.monotonic()
         probe, control = self.control.around(self.probe) if self.control else (self.probe(), None)
         phases = {"wave": round(wave_s, 4), "quiesce": round(waited, 4), **observation.seconds,
@@ -166,7 +168,7 @@ class CycleDriver:
             probe=probe,
             server=observation.server,
             process=observation.process,
-            warnings=observation.warnings,
+            warnings=[*carried, *observation.warnings],
             page=dict(wave.figures),
             census=observation.census,
             control=control,
@@ -219,6 +221,7 @@ class CycleDriver:
             return
         self.idle = levels(CycleSample(cycle=0, sessions=Sessions(), server=observation.server,
                                        process=observation.process, census=observation.census))
+        self.carried = list(observation.warnings)  # the first cycle's line says what this sample warned of
 
     def drain(self) -> None:
         """After the last wave, idle and re-sample until every level that moved under load and

@@ -65,3 +65,23 @@ def test_state_never_released_is_sampled_until_the_drain_time_is_up(tmp_path):
     assert time.monotonic() - started < 5.0
     assert len(drained) >= 2 and all(s.server["held"] == 18.0 for s in drained)
     assert (drained[-1].drain_after_s or 0) >= 0.8 - 0.3
+
+
+def test_a_warning_of_the_sample_before_the_first_wave_is_said_with_the_first_cycle(tmp_path):
+    """The sampler warns once (a metrics URL of garbage): that first sample is the one taken
+    before the first client, and its warning must still reach a cycle's line."""
+    server = HeldServer(hold=0.0)
+    first = server.sample
+
+    def sample() -> Observation:
+        observation = first()
+        if not getattr(server, "warned", False):
+            server.warned = True
+            observation.warnings = ["metrics did not return parseable figures"]
+        return observation
+
+    server.sample = sample  # type: ignore[method-assign]
+    drive(tmp_path, server, drain=1.0)
+    samples, _ = parse_lines(tmp_path / "samples.jsonl", (tmp_path / "samples.jsonl").read_bytes(), 1)
+    assert samples[0].warnings == ["metrics did not return parseable figures"]
+    assert all(not s.warnings for s in samples[1:])
