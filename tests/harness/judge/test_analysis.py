@@ -347,3 +347,15 @@ def test_a_cache_that_levels_off_early_is_bounded_even_where_its_floors_stall() 
     metric = analyze(lines).metrics["app_level_entries"]
     assert metric.verdict == PASS and metric.bounded is not None, metric.reason
     assert metric.bounded["low"] == 37 and "then stopped growing" in metric.reason
+
+
+def test_one_step_of_memory_in_the_later_half_is_no_leak() -> None:
+    """RSS that creeps 5 KiB a cycle and jumps 5.4 MiB once late in the run (an arena taken
+    once, seen on an aiohttp server) and stays: the later half's slope is positive, but its
+    windows do not rise one after another by like amounts, so it is no leak; the same growth
+    spread over every cycle is one."""
+    for at in (30, 34, 38, 44):
+        stepped = make_lines(rss=lambda t, at=at: 42.5 * MiB + 0.005 * MiB * t + (5.4 * MiB if t >= at else 0.0))
+        assert analyze(stepped).metrics["memory.rss"].verdict == PASS, at
+    growing = make_lines(rss=lambda t: 42.5 * MiB + 0.25 * MiB * t)
+    assert analyze(growing).metrics["memory.rss"].verdict == LEAK
