@@ -92,9 +92,9 @@ def resets(f: Fit, levels: np.ndarray, design: Design) -> None:
     behaviours not named):
     - its repeated waves change the level less than the others do (one-sided Mann-Whitney on
       the changes, p < RESET_P): they hold back what the probe's own turn adds;
-    - its waves keep the level below every other such wave's, before and after its first
-      block (so it is not merely early in a run that grows): a mean per request, which mixes
-      the turns before and after a reset within one wave, shows it so."""
+    - its waves keep the level below every other such wave's, and the level had stood higher
+      before its first block (so it is not merely early in a run that grows): a mean per
+      request, which mixes the turns before and after a reset within one wave, shows it so."""
     if not f.named:
         return
     changes = np.concatenate([[np.nan], np.diff(levels)])
@@ -114,11 +114,11 @@ def resets(f: Fit, levels: np.ndarray, design: Design) -> None:
         held_back = (len(mine) >= 2 and len(theirs) >= 2 and np.median(theirs) > 0
                      and np.mean(mine) <= np.median(theirs) / 2
                      and stats.mannwhitneyu(mine, theirs, alternative="less").pvalue < RESET_P)
-        first = int(np.argmax(alone[b]))
-        earlier, later = others.copy(), others.copy()
-        earlier[first:], later[: first + 1] = False, False
-        kept_low = (earlier.any() and later.any()
-                    and float(np.max(levels[alone[b]])) < float(np.min(levels[others])))
+        first, top = int(np.argmax(alone[b])), float(np.max(levels[alone[b]]))
+        later = others.copy()
+        later[: first + 1] = False
+        stood_higher = first > 0 and float(np.nanmax(levels[:first])) > top  # not merely early in a rise
+        kept_low = later.any() and stood_higher and top < float(np.min(levels[others]))
         if held_back or kept_low:
             f.clears.append(b)
 

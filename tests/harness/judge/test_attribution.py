@@ -193,3 +193,21 @@ def test_a_cache_filled_by_the_early_blocks_names_no_behaviour():
         metric = a.metrics["shared_memory"]
         assert a.verdict == PASS and not metric.by_behaviour, (seed, metric.reason)
         assert metric.bounded is not None and metric.bounded["low"] == 240.0, seed
+
+
+def test_a_reset_in_the_first_block_after_the_warm_up_is_named():
+    """The page block right after a chatting block, before any quiet wave: the level stood
+    high before it (a drawn seed in CI, 748839), and every quiet wave after sits higher."""
+    from harness.judge.attribution import Effect, Fit, design_of, resets
+
+    waves = [("mix", 177), ("midreply_close", 252), ("midreply_close", 583), ("midreply_close", 914),
+             ("mix", 950), ("page_session", 61), ("page_session", 99), ("page_session", 91), ("rest", 300),
+             ("rest", 321), ("rest", 342), ("mix", 333), ("reconnect_storm", 163), ("reconnect_storm", 184),
+             ("reconnect_storm", 205), ("mix", 226), ("clean_close", 252), ("clean_close", 583)]
+    mix = {"clean_close": 4, "midreply_close": 2, "page_session": 2, "reconnect_storm": 2}
+    compositions = [mix if b == "mix" else {} if b == "rest" else {b: 10} for b, _ in waves]
+    design = design_of(compositions, mix)
+    zero = Effect(0.0, (0.0, 0.0), 0.5, 0.5, 0.0)
+    f = Fit("prompt", {b: zero for b in design.behaviours}, zero, named=["clean_close", "midreply_close"])
+    resets(f, np.asarray([level for _, level in waves], dtype=float), design)
+    assert f.clears == ["page_session"]
