@@ -43,8 +43,9 @@ def run_options(command: str):  # type: ignore[no-untyped-def]
             spec = dict(f.metadata.get("cli") or {})
             if command not in spec.pop("commands", ()):
                 continue
-            spec.update(spec.pop("ui", {}) if command == "ui" else {})
-            spec.pop("ui", None)
+            override = spec.pop("ui", {})
+            if command == "ui":
+                spec.update(override)
             flag = spec.pop("flag", "--" + f.name.replace("_", "-"))
             choices = spec.pop("choices", None)
             if choices is not None:
