@@ -215,7 +215,7 @@ class CycleDriver:
         if self.drain_s <= 0 or self.drain_log is None:
             return
         try:
-            observation = self.sampler.sample()
+            observation = self.sampler.sample(cycle=False)
         except TargetError as exc:
             logger.warning("no sample before the first wave: %s", exc)
             return
@@ -242,7 +242,7 @@ class CycleDriver:
                 break
             time.sleep(DRAIN_INTERVAL_S)
             try:
-                observation = self.sampler.sample()
+                observation = self.sampler.sample(cycle=False)
             except TargetError as exc:  # every cycle is in; the judge goes on what the drain had
                 logger.warning("drain check stopped: %s", exc)
                 break

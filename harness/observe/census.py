@@ -46,10 +46,12 @@ class CensusClient:
             return ""
         return "baseline" if self.calls == self.alloc_from else "compare"
 
-    def take(self) -> Census:
-        self.calls += 1
+    def take(self, counted: bool = True) -> Census:
+        """One census; `counted=False` for one outside the cycles (the drain's sample before
+        the first client), which neither counts towards nor takes part in `alloc_from`."""
+        self.calls += counted
         query = f"?budget={self.budget:g}"
-        mode = self.alloc_mode()
+        mode = self.alloc_mode() if counted else ""
         if mode:
             query += f"&alloc={mode}"
         request = urllib.request.Request(self.url + query, headers={"X-Census-Token": self.token})

@@ -205,27 +205,28 @@ class Sampler:
             idle_cpu=round(idle_cpu, 4),
         )
 
-    def take_census(self, failed: dict[str, str] | None = None) -> Census | None:
+    def take_census(self, failed: dict[str, str] | None = None, counted: bool = True) -> Census | None:
         """The census after the other figures: its gc.collect() must not touch them."""
         if self.census is None:
             return None
         try:
-            return self.census.take()
+            return self.census.take(counted)
         except CensusError as exc:
             self._warn_once("census", f"no census this cycle: {exc}")
             if failed is not None:
                 failed["census"] = str(exc)
             return None
 
-    def sample(self) -> Observation:
+    def sample(self, cycle: bool = True) -> Observation:
+        """The server half of a sample; `cycle=False` for one taken outside the cycles."""
         started = time.monotonic()
         process = self.process_figures()
-        scraped = time.monotonic()
+        processed = time.monotonic()
         failed: dict[str, str] = {}
         figures = self.scrape(failed)
-        counted = time.monotonic()
-        census = self.take_census(failed)
-        seconds = {"process": scraped - started, "scrape": counted - scraped, "census": time.monotonic() - counted}
+        scraped = time.monotonic()
+        census = self.take_census(failed, counted=cycle)
+        seconds = {"process": processed - started, "scrape": scraped - processed, "census": time.monotonic() - scraped}
         observation = Observation(figures, process, self.warnings, census, failed,
                                   {k: round(v, 4) for k, v in seconds.items()})
         self.warnings = []

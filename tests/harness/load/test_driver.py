@@ -29,7 +29,7 @@ class HeldServer:
     def wait_quiet(self) -> tuple[bool, float]:
         return True, 0.0
 
-    def sample(self) -> Observation:
+    def sample(self, cycle: bool = True) -> Observation:
         now = time.monotonic()
         held = sum(1 for t in self.left if self.hold is None or now - t < self.hold)
         return Observation({"held": float(held), "pool": float(self.pool if self.seen else 0)}, None,
@@ -73,8 +73,8 @@ def test_a_warning_of_the_sample_before_the_first_wave_is_said_with_the_first_cy
     server = HeldServer(hold=0.0)
     first = server.sample
 
-    def sample() -> Observation:
-        observation = first()
+    def sample(cycle: bool = True) -> Observation:
+        observation = first(cycle)
         if not getattr(server, "warned", False):
             server.warned = True
             observation.warnings = ["metrics did not return parseable figures"]
