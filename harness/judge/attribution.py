@@ -85,9 +85,10 @@ def fade(f: Fit, deltas: np.ndarray, design: Design, bounded: bool = False) -> N
             f.faded.append(b)
 
 
-def resets(f: Fit, levels: np.ndarray, design: Design) -> None:
-    """Add to `clears` the behaviours that reset a named leak (a page session's new history
-    clears a shared memory the chatting sessions grow). A reading that names, never fails, by
+def resets(f: Fit, levels: np.ndarray, changes: np.ndarray, design: Design) -> None:
+    """Add to `clears` the behaviours that reset a named leak, given its `levels` and their
+    `changes` per post-warm-up cycle (a page session's new history clears a shared memory the
+    chatting sessions grow). A reading that names, never fails, by
     either of two signs among the waves that do not grow it (probe-only ones, and those of
     behaviours not named):
     - its repeated waves change the level less than the others do (one-sided Mann-Whitney on
@@ -97,7 +98,6 @@ def resets(f: Fit, levels: np.ndarray, design: Design) -> None:
       request, which mixes the turns before and after a reset within one wave, shows it so."""
     if not f.named:
         return
-    changes = np.concatenate([[np.nan], np.diff(levels)])
     sizes = design.counts.sum(axis=1)
     alone = {b: np.isfinite(levels) & (design.counts[:, i] > 0) & (sizes == design.counts[:, i])
              for i, b in enumerate(design.behaviours)}

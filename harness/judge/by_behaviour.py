@@ -23,9 +23,14 @@ from harness.rundir.records import CycleSample
 MIB = 2**20
 
 
+def as_array(values: list[float | None]) -> np.ndarray:
+    """A series as floats, NaN where a cycle has no figure."""
+    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+
+
 def deltas(values: list[float | None], warmup: int) -> np.ndarray:
     """Each post-warm-up cycle's change from the cycle before (NaN where either is missing)."""
-    arr = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    arr = as_array(values)
     before = arr[warmup - 1 : -1] if warmup >= 1 else np.concatenate([[np.nan], arr[:-1]])
     return arr[warmup:] - before
 
@@ -54,12 +59,9 @@ def attribute(
     min_total: dict[str, float] = {}
     used: dict[str, Design] = {}  # the design each fit used: the whole run's, or since the onset
 
-    def level(values: list[float | None]) -> np.ndarray:
-        return np.asarray([np.nan if v is None else v for v in values[warmup:]], dtype=float)
-
     for name, values in [*hard.items(), *soft.items()]:
         change = deltas(values, warmup)
-        began = onset(level(values)) if name in hard else None  # a leak that began mid-run: its waves since
+        began = onset(as_array(values[warmup:])) if name in hard else None  # a leak that began mid-run: its waves since
         used[name] = design.since(began) if began else design
         result = fit(name, change, used[name])
         if result is None and began:
@@ -74,9 +76,10 @@ def attribute(
             continue
         values = hard[f.name] if f.name in hard else soft[f.name]
         bounded = f.name in metrics and metrics[f.name].bounded is not None  # rose, then stopped
-        fade(f, deltas(values, warmup), used[f.name], bounded)
+        change = deltas(values, warmup)
+        fade(f, change, used[f.name], bounded)
         if f.name in hard:  # a reset is of counted state; memory and latency wander
-            resets(f, level(values), used[f.name])
+            resets(f, as_array(values[warmup:]), change, used[f.name])
     for f in fits:
         if f.faded and not f.named and f.name in metrics and metrics[f.name].bounded is None:
             metrics[f.name].reason = (metrics[f.name].reason + "; " if metrics[f.name].reason else "") + (

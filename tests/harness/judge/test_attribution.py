@@ -177,7 +177,8 @@ def test_a_reset_early_in_the_run_is_named_by_the_quiet_waves_around_it():
     design = design_of(compositions, mix)
     zero = Effect(0.0, (0.0, 0.0), 0.5, 0.5, 0.0)
     f = Fit("prompt", {b: zero for b in design.behaviours}, zero, named=["clean_close"])
-    resets(f, np.asarray([level for _, level in waves], dtype=float), design)
+    levels = np.asarray([level for _, level in waves], dtype=float)
+    resets(f, levels, np.concatenate([[np.nan], np.diff(levels)]), design)
     assert f.clears == ["page_session"]
 
 
@@ -209,5 +210,6 @@ def test_a_reset_in_the_first_block_after_the_warm_up_is_named():
     design = design_of(compositions, mix)
     zero = Effect(0.0, (0.0, 0.0), 0.5, 0.5, 0.0)
     f = Fit("prompt", {b: zero for b in design.behaviours}, zero, named=["clean_close", "midreply_close"])
-    resets(f, np.asarray([level for _, level in waves], dtype=float), design)
+    levels = np.asarray([level for _, level in waves], dtype=float)
+    resets(f, levels, np.concatenate([[np.nan], np.diff(levels)]), design)
     assert f.clears == ["page_session"]
