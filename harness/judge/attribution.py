@@ -118,7 +118,9 @@ def resets(f: Fit, levels: np.ndarray, changes: np.ndarray, design: Design) -> N
         later = others.copy()
         later[: first + 1] = False
         stood_higher = first > 0 and float(np.nanmax(levels[:first])) > top  # not merely early in a rise
-        kept_low = later.any() and stood_higher and top < float(np.min(levels[others]))
+        # Below the others by more than its own waves spread: not one of several near the floor.
+        spread = top - float(np.min(levels[alone[b]]))
+        kept_low = later.any() and stood_higher and float(np.min(levels[others])) - top > spread
         if held_back or kept_low:
             f.clears.append(b)
 
