@@ -52,7 +52,7 @@ class Fit:
 
     name: str
     effects: dict[str, Effect]
-    probe: Effect
+    probe: Effect | None  # None: no probe-only waves, each behaviour's effect carries its share
     named: list[str] = field(default_factory=list)  # positive, significant, large enough
     clears: list[str] = field(default_factory=list)  # negative and significant
     probe_named: bool = False
@@ -78,7 +78,7 @@ def fade(f: Fit, deltas: np.ndarray, design: Design, bounded: bool = False) -> N
                 f.faded.append(b)
             continue
         others = sum(f.effects[o].rate * design.counts[rows, j]
-                     for j, o in enumerate(design.behaviours) if o != b) + f.probe.rate
+                     for j, o in enumerate(design.behaviours) if o != b) + (f.probe.rate if f.probe else 0.0)
         late_rate = float(np.mean((deltas[rows] - others) / design.counts[rows, i]))
         if late_rate < f.effects[b].rate / 2:
             f.named.remove(b)
@@ -133,16 +133,24 @@ class Design:
     counts: np.ndarray  # cycles x behaviours: each wave's sessions
     steady: np.ndarray  # the cycles whose wave ran what the wave before ran
     gap: str | None  # why this run cannot attribute, or None
+    probe_apart: bool = True  # False: no probe-only waves to tell the probe's turn from the sessions'
 
     def since(self, first: int) -> Design:
         """The same waves, with only those from index `first` on used (a leak's onset), and only
-        the behaviours that ran alone in them (the others cannot be told from there)."""
+        the behaviours that ran alone in them (the others cannot be told from there). Without
+        probe-only waves among them, the probe's turn has no term of its own: with every wave
+        the same size, it cannot be told from the sessions', and each behaviour's effect then
+        carries its share of it (not a false certainty that the probe left nothing)."""
         steady = self.steady.copy()
         steady[:first] = False
         keep = [i for i in range(len(self.behaviours)) if np.any(self.counts[steady, i] > 0)]
-        return Design([self.behaviours[i] for i in keep], self.counts[:, keep], steady, self.gap)
+        resting = int(np.sum(steady & (self.counts.sum(axis=1) == 0)))
+        return Design([self.behaviours[i] for i in keep], self.counts[:, keep], steady, self.gap,
+                      probe_apart=resting >= MIN_PROBE_CYCLES)
 
     def matrix(self) -> np.ndarray:
+        if not self.probe_apart:
+            return self.counts[self.steady]
         return np.column_stack([self.counts, np.ones(len(self.counts))])[self.steady]
 
     @cached_property
@@ -215,13 +223,14 @@ def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
     t = beta / se
     sessions = design.counts.sum(axis=0)  # the whole run's: what the leak amounts to
-    totals = [*sessions, float(len(design.counts))]
+    totals = [*sessions, float(len(design.counts))][:k]
 
     def effect(i: int) -> Effect:
         return Effect(float(beta[i]), (float(beta[i] - crit * se[i]), float(beta[i] + crit * se[i])),
                       float(stats.t.sf(t[i], df)), float(stats.t.cdf(t[i], df)), float(beta[i] * totals[i]))
 
-    return Fit(name, {b: effect(i) for i, b in enumerate(design.behaviours)}, effect(k - 1))
+    probe = effect(k - 1) if design.probe_apart else None
+    return Fit(name, {b: effect(i) for i, b in enumerate(design.behaviours)}, probe)
 
 
 def group_variance(group: np.ndarray, residuals: np.ndarray) -> float:
@@ -245,11 +254,12 @@ def name_effects(fits: list[Fit], alpha: float, min_total: dict[str, float]) -> 
     for f in fits:
         for b, e in f.effects.items():
             tests += [(f, b, "up", e.p_greater), (f, b, "down", e.p_less)]
-        tests += [(f, "probe", "up", f.probe.p_greater)]
+        if f.probe is not None:
+            tests += [(f, "probe", "up", f.probe.p_greater)]
     for (f, b, way, _), adjusted in zip(tests, holm([t[3] for t in tests]), strict=True):
         if adjusted >= alpha:
             continue
-        e = f.probe if b == "probe" else f.effects[b]
+        e = f.probe if b == "probe" and f.probe is not None else f.effects[b]
         if abs(e.total) < min_total.get(f.name, 1.0):
             continue
         if b == "probe":

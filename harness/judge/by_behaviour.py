@@ -39,6 +39,8 @@ def describe(f: Fit) -> str:
     parts = [f"{f.effects[b].rate:+.3g} per {b} session (95% CI {f.effects[b].ci[0]:.3g}..{f.effects[b].ci[1]:.3g})"
              for b in f.named]
     text = "; ".join(parts)
+    if f.probe is None and parts:
+        text += " (each with its share of the probe's own turn: no probe-only waves since the onset to tell it apart)"
     if f.clears:
         text += f"; reset by {', '.join(f.clears)}"
     return text
@@ -130,7 +132,7 @@ def apply(f: Fit, metrics: dict[str, MetricResult], hard: bool) -> None:
         if not f.named:
             return
         metric = metrics[f.name] = MetricResult(f.name, "census" if f.name.startswith("census.") else "growth")
-    metric.by_behaviour = {b: f.effects[b].to_dict() for b in f.named}
+    metric.by_behaviour = {b: f.effects[b].to_dict() | ({} if f.probe else {"with_probe": True}) for b in f.named}
     metric.reset_by = list(f.clears) if f.named else []
     if f.probe_named:
         metric.probe = f.probe.to_dict("per_cycle")

@@ -65,7 +65,8 @@ class MetricResult:
     ratio: float | None = None
     practical: bool = False  # the effect is large enough to matter, before the p-value
     by_behaviour: dict[str, dict[str, Any]] = field(default_factory=dict)  # the behaviours named, each
-    # {"per_session": rate, "ci": [low, high]} (by_behaviour.py)
+    # {"per_session": rate, "ci": [low, high]}, and "with_probe": true where the rate carries its
+    # share of the probe's own turn (no probe-only waves since a leak's onset; by_behaviour.py)
     probe: dict[str, Any] | None = None  # the probe's own effect, {"per_cycle": rate, "ci": [...]}, if named
     reset_by: list[str] = field(default_factory=list)  # behaviours whose waves bring it back down (by_behaviour.py)
     # A level that rose, then stopped: {"low": l, "high": h, "from_cycle": c}: it stayed within

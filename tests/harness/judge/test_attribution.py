@@ -11,12 +11,12 @@ from harness.rundir.records import CycleSample, Probe, Sessions
 CYCLES, USERS, WARMUP = 60, 10, 5
 
 
-def run_of(level: callable, seed: int = 3) -> list[CycleSample]:  # type: ignore[valid-type]
+def run_of(level: callable, seed: int = 3, cycles: int = CYCLES) -> list[CycleSample]:  # type: ignore[valid-type]
     """A run of the default design whose gauge `level(state, composition)` evolves per wave."""
     design = WaveDesign("mixed", USERS, WARMUP, seed)
     state = {"value": 0.0}
     samples = []
-    for cycle in range(1, CYCLES + 1):
+    for cycle in range(1, cycles + 1):
         composition = design.composition(cycle)
         level(state, composition)
         samples.append(CycleSample(
@@ -82,6 +82,34 @@ def test_what_the_probe_leaves_each_cycle_is_the_probes_not_a_behaviours():
     metric = analyze(run_of(level)).metrics["shared_memory"]
     assert not metric.by_behaviour
     assert metric.probe is not None and abs(metric.probe["per_cycle"] - 2) < 1e-6
+
+
+def test_a_leak_that_begins_mid_run_is_per_session_with_the_probes_share_said_where_no_rest_wave_follows():
+    """From the 150th connection on, every session and every probe turn leaves an entry. Where
+    probe-only waves follow the onset, each behaviour is named at 1 per session; where none
+    does (seed 801580's 50 cycles), the probe's turn cannot be told from the sessions' (every
+    wave has 10), so each is named at 1.1 and says it carries the probe's share, never at 1.1
+    with an interval that leaves out the true 1 (the fit of the whole run, whose probe-only
+    waves all came before the onset, said the probe left nothing)."""
+    def level(state, composition):
+        for _ in range(sum(composition.values()) + 1):  # the sessions, then the probe
+            state["n"] = state.get("n", 0) + 1
+            state["value"] += state["n"] > 150
+
+    seen = set()
+    for seed in [801580, *range(12)]:
+        metric = analyze(run_of(level, seed, cycles=50)).metrics["shared_memory"]
+        assert metric.verdict == LEAK and len(metric.by_behaviour) >= 4, (seed, metric.reason)
+        apart = not any(e.get("with_probe") for e in metric.by_behaviour.values())
+        seen.add(apart)
+        for effect in metric.by_behaviour.values():
+            rate, (low, high) = effect["per_session"], effect["ci"]
+            if apart:
+                assert abs(rate - 1.0) < 0.05 and low <= 1.0 <= high, (seed, effect)
+            else:
+                assert abs(rate - 1.1) < 0.05, (seed, effect)
+        assert apart or "share of the probe's own turn" in metric.reason, (seed, metric.reason)
+    assert seen == {True, False}  # both cases were met
 
 
 def test_what_only_settles_with_the_current_wave_is_not_a_leak():
