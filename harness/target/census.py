@@ -4,6 +4,12 @@ Python loads agent/_harness_census.py through a `sitecustomize` first on PYTHONP
 loads agent/harness_census.js through NODE_OPTIONS=--require. Either announces its loopback
 port in a file named by the environment, and answers only requests that carry the random
 token it was given there, with the same record.
+
+The server also starts with glibc's mmap threshold fixed at 128 KiB (unless it is set
+already): a census's large passing buffers (Node's heap snapshot, in the tens of MB) are
+then mapped and unmapped, not left in the heap for glibc to keep, where they showed as the
+server's RSS growing census after census (116 -> 154 MiB over 60 censuses of an idle Node
+server, 115 -> 126 MiB with it fixed).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import psutil
 AGENT_DIR = Path(__file__).with_name("agent")
 NODE_AGENT = AGENT_DIR / "harness_census.js"
 ANNOUNCE_TIMEOUT = 3.0  # after the server listens; the agent starts before the server's code
+MMAP_THRESHOLD = str(128 * 1024)  # glibc's default, made fixed (it otherwise rises after each large free)
 
 
 @dataclass
@@ -52,6 +59,7 @@ class CensusPlan:
             "HARNESS_CENSUS_TOKEN": self.token,
             "HARNESS_CENSUS_FILE": str(self.announce),
             "HARNESS_CENSUS_ALLOC": "1" if self.alloc else "0",
+            "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD),
         }
 
     def find(self, pid: int | None, timeout: float = ANNOUNCE_TIMEOUT) -> CensusFound:
