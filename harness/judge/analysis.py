@@ -31,7 +31,7 @@ from harness.judge.by_behaviour import attribute
 from harness.judge.confound import MachineChange, confound, machine_changes
 from harness.judge.drain import check_drain
 from harness.judge.instruments import InstrumentFailures, instrument_failures
-from harness.judge.power import too_short
+from harness.judge.power import TooShort, too_short
 from harness.judge.rules import (
     CONFOUNDED,
     DEGRADED,
@@ -61,6 +61,7 @@ from harness.judge.series import (
     rss_series,
     series,
 )
+from harness.judge.signal import Signal, own_bundled_figure
 from harness.rundir.records import CycleSample, RunStatus
 
 # Figures the chat page reports (--scenario page) and the most each may be.
@@ -87,7 +88,7 @@ class Analysis:
     attribution: str | None = None  # why leaks could not be attributed to behaviours, or None
     attributed: list[str] = field(default_factory=list)  # the signals whose behaviours were named
     machine: list[MachineChange] = field(default_factory=list)  # where the machine's speed changed
-    too_short: list[str] = field(default_factory=list)  # signals this run was too short to judge
+    too_short: list[TooShort] = field(default_factory=list)  # signals this run was too short to judge
     instruments: list[InstrumentFailures] = field(default_factory=list)  # the census or scrapes that failed
 
     def failing(self) -> list[MetricResult]:
@@ -134,7 +135,7 @@ class Analysis:
             "census_groups": self.census_groups,
             "attribution": self.attribution or "by behaviour",
             "machine": [change.to_dict() for change in self.machine],
-            "too_short": self.too_short,
+            "too_short": [str(short) for short in self.too_short],
             "instruments_failed": [failures.to_dict() for failures in self.instruments],
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
         }
@@ -207,7 +208,7 @@ def analyze(
         )
     latency = {}
     for name in LATENCY_SERIES:  # the probe runs alone, so every cycle's probe is comparable
-        keep = standard if name.startswith("wave.") else [i >= warmup for i in range(len(samples))]
+        keep = standard if Signal.parse(name).source == "wave" else [i >= warmup for i in range(len(samples))]
         cycles_of, y = points(samples, name, keep)
         if len(y) >= 6:
             metrics[name] = shift_rule(name, "latency", y, config.min_latency_ratio)
@@ -221,7 +222,7 @@ def analyze(
             metric.verdict = DEGRADED if metric.kind == "latency" else LEAK
         elif metric.practical:
             metric.reason += f"; not significant (Holm p={adjusted:.3g} >= {config.alpha})"
-    analysis.machine = machine_changes({name.removeprefix("control."): points(post, name) for name in CONTROL_SERIES},
+    analysis.machine = machine_changes({Signal.parse(name).figure: points(post, name) for name in CONTROL_SERIES},
                                        config.machine_alpha)
     spinning = metrics.get("process.idle_cpu")
     if spinning is None or spinning.verdict == PASS:  # a server spinning while idle slows the control too
@@ -251,11 +252,12 @@ def census_order(samples: list[CycleSample]) -> Callable[[MetricResult], tuple[i
     developer can act on), then what a call's scope holds (a Node connection handler's
     closure: retained because something above holds the closure), then library objects;
     most per session first within each."""
-    own = {f"census.objects:{t}" for sample in samples if sample.census for t in sample.census.own_types}
+    own = {f"objects:{t}" for sample in samples if sample.census for t in sample.census.own_types}
 
     def key(result: MetricResult) -> tuple[int, float]:
-        mine = result.name in own or not result.name.startswith("census.objects:")
-        rank = (1 if ".(closure)." in result.name else 0) if mine else 2
+        signal = Signal.parse(result.name)
+        mine = signal.figure in own or signal.census_kind != "objects"
+        rank = (1 if signal.in_a_call else 0) if mine else 2
         return (rank, -(result.slope_per_session or result.slope_per_cycle or 0.0))
 
     return key
@@ -320,11 +322,11 @@ def available_signals(samples: list[CycleSample]) -> list[str]:
     """Which kinds of evidence this run had (a server without counters has fewer)."""
     signals = []
     first = samples[0]
-    if any(n.startswith("chat_") for n in first.server):
+    if any(own_bundled_figure(n) for n in first.server):
         signals.append("server counters")
     elif first.server:
         signals.append("server metrics")
-    if any(":mean_per_cycle" in name for name in rate_series(samples[:2])):
+    if any(Signal.parse(name).derived == "mean_per_cycle" for name in rate_series(samples[:2])):
         signals.append("histograms (e.g. LLM prompt tokens)")
     if first.process:
         signals += ["memory", "fds", "threads", "tcp states", "idle cpu"]

@@ -19,12 +19,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from harness.judge.rules import holm
+from harness.judge.rules import Named, holm
 
 MIN_DEGREES_OF_FREEDOM = 4
 MIN_PROBE_CYCLES = 2
@@ -42,8 +41,8 @@ class Effect:
     p_less: float
     total: float  # the effect summed over the run (rate x sessions)
 
-    def to_dict(self, unit: str = "per_session") -> dict[str, Any]:
-        return {unit: self.rate, "ci": [self.ci[0], self.ci[1]]}
+    def named(self, with_probe: bool = False) -> Named:
+        return Named(self.rate, self.ci, with_probe)
 
 
 @dataclass
@@ -125,6 +124,18 @@ def resets(f: Fit, levels: np.ndarray, changes: np.ndarray, design: Design) -> N
             f.clears.append(b)
 
 
+@dataclass(frozen=True)
+class Gap:
+    """Why a run's waves cannot be attributed to behaviours: `reason`, and whether a longer
+    run would do (`too_short`) or nothing would (one behaviour in every wave)."""
+
+    reason: str
+    too_short: bool = True
+
+    def __str__(self) -> str:
+        return f"too short to attribute: {self.reason}" if self.too_short else self.reason
+
+
 @dataclass
 class Design:
     """The post-warm-up waves as the regression sees them."""
@@ -132,7 +143,7 @@ class Design:
     behaviours: list[str]
     counts: np.ndarray  # cycles x behaviours: each wave's sessions
     steady: np.ndarray  # the cycles whose wave ran what the wave before ran
-    gap: str | None  # why this run cannot attribute, or None
+    gap: Gap | None  # why this run cannot attribute, or None
     probe_apart: bool = True  # False: no probe-only waves to tell the probe's turn from the sessions'
 
     def since(self, first: int) -> Design:
@@ -175,24 +186,24 @@ def design_of(compositions: list[dict[str, int]], before: dict[str, int] | None 
     steady &= np.asarray([repeats[k] >= 2 for k in kinds], dtype=bool)
     design = Design(names, counts, steady, None)
     if not names:
-        design.gap = "no wave recorded its behaviours: attribution is moot"
+        design.gap = Gap("no wave recorded its behaviours: attribution is moot", too_short=False)
     elif len(names) < 2:
-        design.gap = f"'{names[0]}' alone in every wave: attribution to behaviours is moot"
+        design.gap = Gap(f"'{names[0]}' alone in every wave: attribution to behaviours is moot", too_short=False)
     else:
         alone = {next(iter(c)) for c, keep in zip(compositions, steady, strict=True) if keep and len(c) == 1}
         missing = [b for b in names if b not in alone]
         resting = sum(1 for c, keep in zip(compositions, steady, strict=True) if keep and not c)
         x = design.matrix()
         if missing:
-            design.gap = f"too short to attribute: {', '.join(missing)} never ran alone twice in a row"
+            design.gap = Gap(f"{', '.join(missing)} never ran alone twice in a row")
         elif resting < MIN_PROBE_CYCLES:
             # One such cycle pins the probe's term exactly: a task that happened to be there in
             # it would be taken as the probe's and pass, with no error, to every behaviour.
-            design.gap = (f"too short to attribute: {resting} probe-only cycle(s) after another; "
-                          f"the probe's own term needs {MIN_PROBE_CYCLES}")
+            design.gap = Gap(f"{resting} probe-only cycle(s) after another; "
+                             f"the probe's own term needs {MIN_PROBE_CYCLES}")
         elif np.linalg.matrix_rank(x) < x.shape[1] or len(x) - x.shape[1] < MIN_DEGREES_OF_FREEDOM:
-            design.gap = (f"too short to attribute: {len(x)} cycles that repeat their wave, for {len(names)} "
-                          "behaviours and the probe")
+            design.gap = Gap(f"{len(x)} cycles that repeat their wave, for {len(names)} "
+                             "behaviours and the probe")
     return design
 
 

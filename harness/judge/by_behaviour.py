@@ -16,8 +16,9 @@ import numpy as np
 
 from harness.judge.attribution import Design, Fit, design_of, fade, fit, name_effects, resets
 from harness.judge.onset import onset
-from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult, census_label
+from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult
 from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
+from harness.judge.signal import Signal
 from harness.rundir.records import CycleSample
 
 MIB = 2**20
@@ -55,7 +56,7 @@ def attribute(
     before = samples[warmup - 1].composition if warmup >= 1 and len(samples) >= warmup else None
     design = design_of([s.composition for s in post], before)
     if design.gap is not None:
-        return design.gap, {}
+        return str(design.gap), {}
     hard, soft = signals(samples, post, metrics)
     fits: list[Fit] = []
     min_total: dict[str, float] = {}
@@ -106,7 +107,7 @@ def signals(
     for name in failing:
         if name == "memory.rss":
             soft[name] = rss_series(samples)
-        elif name.startswith("probe.") or name == "process.idle_cpu":
+        elif Signal.parse(name).source == "probe" or name == "process.idle_cpu":
             soft[name] = series(samples, name)
     return hard, soft
 
@@ -114,7 +115,7 @@ def signals(
 def is_mean(name: str) -> bool:
     """A histogram's mean per cycle: what one request carried, a level of the state behind it
     (a shared memory sent whole with every prompt), with no natural unit."""
-    return name.endswith(":mean_per_cycle")
+    return Signal.parse(name).derived == "mean_per_cycle"
 
 
 def minimum(name: str, values: list[float | None]) -> float:
@@ -131,20 +132,19 @@ def apply(f: Fit, metrics: dict[str, MetricResult], hard: bool) -> None:
     if metric is None:  # a census group (or gauge) its own rule did not keep
         if not f.named:
             return
-        metric = metrics[f.name] = MetricResult(f.name, "census" if f.name.startswith("census.") else "growth")
-    metric.by_behaviour = {b: f.effects[b].to_dict() | ({} if f.probe else {"with_probe": True}) for b in f.named}
+        kind = "census" if Signal.parse(f.name).source == "census" else "growth"
+        metric = metrics[f.name] = MetricResult(f.name, kind)
+    metric.by_behaviour = {b: f.effects[b].named(with_probe=f.probe is None) for b in f.named}
     metric.reset_by = list(f.clears) if f.named else []
-    if f.probe_named:
-        metric.probe = f.probe.to_dict("per_cycle")
+    if f.probe_named and f.probe is not None:
+        metric.probe = f.probe.named()
     if not f.named:
         return
     if metric.verdict not in (LEAK, DEGRADED) and hard:
         metric.verdict, metric.practical = LEAK, True
-        metric.reason = (f"{label(f.name)} grows {describe(f)}"
+        metric.reason = (f"{Signal.parse(f.name).label} grows {describe(f)}"
                          + (": a leak the standard mix hides" if f.clears else ""))
     else:
         metric.reason += f"; by behaviour: {describe(f)}"
 
 
-def label(name: str) -> str:
-    return census_label(name) if name.startswith("census.") else name

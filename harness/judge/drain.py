@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-from harness.judge.rules import LEAK, PASS, MetricResult, census_label, windows
+from harness.judge.rules import LEAK, PASS, MetricResult, windows
 from harness.judge.series import clean, series
+from harness.judge.signal import Signal
 from harness.rundir.records import CycleSample
 
 DRAINED_KINDS = ("residue", "growth", "census")  # levels; memory rarely goes back to the OS, latency is no state
@@ -43,7 +44,7 @@ def check_drain(
         if not keep or last is None or early is None:
             continue
         times, y = after[keep], np.asarray([values[i] for i in keep], dtype=float)
-        label = census_label(metric.name) if metric.name.startswith("census.") else metric.name
+        label = Signal.parse(metric.name).label
         lowest = int(np.argmin(y))  # first time it reached the lowest the idle took it to
         if y[lowest] < last and y[lowest] <= early:  # it fell during the idle, to its early level or below
             held = float(times[lowest])

@@ -9,6 +9,7 @@ healthy: its signal is named "too short to judge", with the cycles it would need
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from math import exp, lgamma
 
@@ -47,15 +48,27 @@ def cycles_needed(post: int, warmup: int | None) -> int:
     return cycles
 
 
-def too_short(metrics: dict[str, MetricResult], lengths: dict[str, int], post: int, config: Config) -> list[str]:
+@dataclass(frozen=True)
+class TooShort:
+    """A signal this run was too short to judge: the cycles a run needs for it, and why."""
+
+    signal: str
+    needs: int  # planned cycles
+    why: str
+
+    def __str__(self) -> str:
+        return f"too short to judge {self.signal}: needs {self.needs} cycles ({self.why})"
+
+
+def too_short(metrics: dict[str, MetricResult], lengths: dict[str, int], post: int, config: Config) -> list[TooShort]:
     """The signals this run could not judge for its length, each with the cycles it needs.
     `lengths` holds how many cycles each tested signal was judged over."""
     out = []
     memory = metrics.get("memory.rss")
     if memory is not None and memory.verdict == INCONCLUSIVE:
         need = cycles_needed(config.min_memory_cycles, config.warmup)
-        out.append(f"too short to judge memory.rss: needs {need} cycles ({post} after warm-up, "
-                    f"memory is judged from {config.min_memory_cycles})")
+        out.append(TooShort("memory.rss", need,
+                            f"{post} after warm-up, memory is judged from {config.min_memory_cycles}"))
     tested = [m for m in metrics.values() if m.p_value is not None]
     for metric in tested:
         n = lengths.get(metric.name, post)
@@ -63,8 +76,8 @@ def too_short(metrics: dict[str, MetricResult], lengths: dict[str, int], post: i
             need = points_needed(len(tested), config.alpha)
             scale = max(1.0, post / max(n, 1))  # a signal judged on some waves only needs more cycles
             cycles = cycles_needed(int(np.ceil(need * scale)), config.warmup)
-            out.append(f"too short to judge {metric.name}: needs {cycles} cycles (judged over {n}; "
-                       f"its best p, x{len(tested)} signals, cannot go below alpha {config.alpha:g})")
+            out.append(TooShort(metric.name, cycles, f"judged over {n}; its best p, x{len(tested)} signals, "
+                                                     f"cannot go below alpha {config.alpha:g}"))
     return out
 
 

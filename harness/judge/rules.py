@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from harness.judge.onset import onset
+from harness.judge.signal import Signal
 
 PASS, LEAK, DEGRADED, INCONCLUSIVE = "pass", "leak", "degraded", "inconclusive"
 CONFOUNDED = "confounded"  # a latency change that came with a change of the machine (confound.py)
@@ -49,6 +50,26 @@ def warmup_of(warmup: int | None, cycles: int) -> int:
 
 
 @dataclass
+class Named:
+    """What one session of a behaviour (or the probe's own turn, per cycle) leaves behind, as
+    attribution named it (by_behaviour.py), with its 95% interval."""
+
+    rate: float
+    ci: tuple[float, float]
+    with_probe: bool = False  # the rate carries its share of the probe's own turn (no probe-only
+    # waves since a leak's onset to tell it apart)
+
+    def to_dict(self, unit: str) -> dict[str, Any]:
+        """As summary.json writes it: {unit: rate, "ci": [low, high]}, and "with_probe": true."""
+        return {unit: self.rate, "ci": [self.ci[0], self.ci[1]]} | ({"with_probe": True} if self.with_probe else {})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], unit: str) -> Named:
+        low, high = data["ci"]
+        return cls(float(data[unit]), (float(low), float(high)), bool(data.get("with_probe", False)))
+
+
+@dataclass
 class MetricResult:
     name: str
     kind: str
@@ -64,10 +85,8 @@ class MetricResult:
     last_median: float | None = None
     ratio: float | None = None
     practical: bool = False  # the effect is large enough to matter, before the p-value
-    by_behaviour: dict[str, dict[str, Any]] = field(default_factory=dict)  # the behaviours named, each
-    # {"per_session": rate, "ci": [low, high]}, and "with_probe": true where the rate carries its
-    # share of the probe's own turn (no probe-only waves since a leak's onset; by_behaviour.py)
-    probe: dict[str, Any] | None = None  # the probe's own effect, {"per_cycle": rate, "ci": [...]}, if named
+    by_behaviour: dict[str, Named] = field(default_factory=dict)  # the behaviours named, per session
+    probe: Named | None = None  # the probe's own effect per cycle, if named
     reset_by: list[str] = field(default_factory=list)  # behaviours whose waves bring it back down (by_behaviour.py)
     # A level that rose, then stopped: {"low": l, "high": h, "from_cycle": c}: it stayed within
     # [l, h] from cycle c on (a cache or pool that filled); no leak, and said so.
@@ -81,6 +100,8 @@ class MetricResult:
         data = asdict(self)
         if self.ci is not None:
             data["ci"] = list(self.ci)
+        data["by_behaviour"] = {b: named.to_dict("per_session") for b, named in self.by_behaviour.items()}
+        data["probe"] = self.probe.to_dict("per_cycle") if self.probe else None
         return data
 
     @classmethod
@@ -90,6 +111,9 @@ class MetricResult:
         result = cls(**{k: v for k, v in data.items() if k in known})
         if result.ci is not None:
             result.ci = (float(result.ci[0]), float(result.ci[1]))
+        named = data.get("by_behaviour") or {}
+        result.by_behaviour = {b: Named.from_dict(d, "per_session") for b, d in named.items()}
+        result.probe = Named.from_dict(data["probe"], "per_cycle") if data.get("probe") else None
         return result
 
 
@@ -192,7 +216,8 @@ def growth_rule(
         at = int(cycles[settled]) if cycles is not None and len(cycles) == len(y) else settled + 1
         result.bounded = {"low": low, "high": high, "from_cycle": at}
         level = f"{low:g}" if low == high else f"{low:g}-{high:g}"
-        result.reason = (f"{name} rose ({floors[0]:g} -> {floors[-1]:g}), then stopped growing: bounded at "
+        label = Signal.parse(name).label
+        result.reason = (f"{label} rose ({floors[0]:g} -> {floors[-1]:g}), then stopped growing: bounded at "
                          f"{level} from cycle {at} on (a cache or pool that filled is no leak)")
         return result
     if not rising:
@@ -225,26 +250,6 @@ def began_text(result: MetricResult) -> str:
     return f"; began at cycle {result.onset_cycle}, flat before" if result.onset_cycle is not None else ""
 
 
-CENSUS_KINDS = {
-    "tasks": "asyncio tasks",
-    "objects": "objects",
-    "entries": "entries of",
-    "threads": "threads",
-    "handles": "active handles",
-    "listeners": "listeners of",
-}
-
-
-def census_label(name: str) -> str:
-    """How the findings name a group: `census.tasks:Watcher.watch @ app/watch.py:42` is
-    "asyncio tasks `Watcher.watch` suspended at app/watch.py:42"."""
-    kind, _, group = name.removeprefix("census.").partition(":")
-    if kind == "tasks":
-        coroutine, _, site = group.partition(" @ ")
-        return f"asyncio tasks `{coroutine}` suspended at {site}"
-    return f"{CENSUS_KINDS.get(kind, kind)} `{group}`"
-
-
 def census_rule(
     name: str, y: np.ndarray, per_session: float, config: Config, cycles: np.ndarray | None = None
 ) -> MetricResult:
@@ -253,15 +258,14 @@ def census_rule(
     what grows is retained, not garbage waiting."""
     result = growth_rule(name, y, per_session, config, cycles)
     result.kind = "census"
-    if result.bounded is not None:
-        result.reason = result.reason.replace(name, census_label(name), 1)
     if result.verdict == LEAK:
         rate = result.slope_per_session if result.slope_per_session is not None else result.slope_per_cycle or 0.0
         unit = " per session" if result.slope_per_session is not None else " per cycle"
-        objects = name.startswith("census.objects:")
+        signal = Signal.parse(name)
+        objects = signal.census_kind == "objects"
         retained = "; retained: still there after a full garbage collection" if objects else ""
         result.reason = (
-            f"{census_label(name)}: {rate:+.2f}{unit} "
+            f"{signal.label}: {rate:+.2f}{unit} "
             f"({result.first_median:g} -> {result.last_median:g}){retained}{began_text(result)}"
         )
     return result

@@ -4,7 +4,7 @@ Names: a server figure as the server calls it (`chat_asyncio_tasks`), `process.<
 `page.<figure>`, `probe.<field>`, `wave.<step>.<stat>`, `census.<group>`, and the derived
 `<counter>:per_cycle` / `<histogram>:mean_per_cycle`. Plots, the Leaks tab and the rules
 all read samples through `reader` (or `value`, for one sample), so no one else knows where a
-figure sits in a sample.
+figure sits in a sample; the names are parsed by signal.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import fields
 
 import numpy as np
 
-from harness.rundir.records import Control, CycleSample, Probe, ProcessFigures, StepLatency
+from harness.judge.signal import Signal, figure_kind, histogram_of
+from harness.rundir.records import Control, CycleSample, StepLatency
 
 PER_CLIENT_GAUGES = (
     "chat_clients",
@@ -50,10 +51,7 @@ LATENCY_SERIES = (
 )
 PROCESS_LEVELS = ("open_fds", "threads", "close_wait")
 
-_PROCESS = {f.name for f in fields(ProcessFigures)}
-_PROBE = {f.name for f in fields(Probe)}
 _STEP = {f.name for f in fields(StepLatency)}
-_CONTROL = {f.name for f in fields(Control)}
 CONTROL_SERIES = tuple(f"control.{f.name}" for f in fields(Control))
 
 
@@ -66,19 +64,20 @@ def _number(value: object) -> float | None:
 def reader(name: str) -> Callable[[CycleSample], float | None]:
     """How to read the figure `name` out of a sample: resolved once per series, not once per
     sample, so a soak's 100k cycles are read at the cost of one lookup each."""
-    section, _, rest = name.partition(".")
-    if section == "process" and rest in _PROCESS:
+    signal = Signal.parse(name)
+    source, rest = signal.source, signal.figure
+    if source == "process":
         return lambda sample: _number(getattr(sample.process, rest)) if sample.process else None
-    if section == "probe" and rest in _PROBE:
+    if source == "probe":
         return lambda sample: _number(getattr(sample.probe, rest))
-    if section == "page" and rest:
+    if source == "page":
         return lambda sample: sample.page.get(rest)
-    if section == "control" and rest in _CONTROL:
+    if source == "control":
         return lambda sample: _number(getattr(sample.control, rest)) if sample.control else None
-    if section == "census" and rest:  # a group the census counted; absent from a census: none left
+    if source == "census":  # a group the census counted; absent from a census: none left
         return lambda sample: sample.census.groups.get(rest, 0.0) if sample.census is not None else None
-    if section == "wave" and rest:
-        step, _, stat = rest.rpartition(".")
+    if source == "wave":
+        step, stat = signal.step, signal.stat
         if stat not in _STEP:
             return lambda sample: None
 
@@ -130,10 +129,9 @@ def rate_series(samples: list[CycleSample]) -> dict[str, list[float | None]]:
         ]
 
     for name in names:
-        if name.split("{")[0].endswith("_total") and name not in IGNORED_COUNTERS:
+        if figure_kind(name) == "counter" and name not in IGNORED_COUNTERS:
             out[f"{name}:per_cycle"] = diffs(name)
-        elif name.endswith("_sum") and name.removesuffix("_sum") + "_count" in names:
-            base = name.removesuffix("_sum")
+        elif (base := histogram_of(name)) and base + "_count" in names:
             sums, counts = diffs(name), diffs(base + "_count")
             out[f"{base}:mean_per_cycle"] = [
                 s / c if s is not None and c else None for s, c in zip(sums, counts, strict=True)
@@ -147,8 +145,7 @@ def counter_names(samples: list[CycleSample]) -> tuple[list[str], list[str]]:
     per_client = [n for n in names if n in PER_CLIENT_GAUGES]
     levels = [
         n for n in names
-        if n not in PER_CLIENT_GAUGES and n not in IGNORED
-        and not n.split("{")[0].endswith(("_total", "_created", "_count", "_sum", "_bucket"))
+        if n not in PER_CLIENT_GAUGES and n not in IGNORED and figure_kind(n) == "gauge"
     ]
     return per_client, levels
 

@@ -96,7 +96,7 @@ class WaveDesign:
         before = self.composition(self.warmup) if self.warmup else None
         gap = design_of(post, before).gap
         if gap:
-            return gap.removeprefix("too short to attribute: ")
+            return gap.reason
         mixes = sum(1 for c in range(self.warmup + 1, cycles + 1) if self.kind(c) == "mix")
         if mixes < MIN_MIX_WAVES:  # the waves' own latency and rates are judged on these alone
             return f"{mixes} standard-mix waves after warm-up, and the waves' trend tests need {MIN_MIX_WAVES}"

@@ -7,15 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.judge.analysis import DEGRADED, LEAK, Analysis
-from harness.judge.rules import MetricResult
+from harness.judge.rules import MetricResult, Named
 
 PROBE = "probe (per cycle)"
+WITH_PROBE = ("*: with its share of the probe's own turn: no probe-only waves came after the leak's onset "
+              "to tell it apart")
 
 
 @dataclass
 class BehaviourTable:
     behaviours: list[str]
     rows: list[tuple[str, list[tuple[str, str]]]]  # signal; (rate, 95% CI) per behaviour and the probe
+    note: str = ""  # what a starred rate means, where there is one
 
     @property
     def header(self) -> list[str]:
@@ -27,13 +30,12 @@ class BehaviourTable:
         return [name.replace("_", "_\u200b") for name in self.header]
 
 
-def cell(effect: dict[str, object] | None, unit: str) -> tuple[str, str]:
+def cell(effect: Named | None) -> tuple[str, str]:
     """(the rate, its 95% interval) as text; blanks where the behaviour was not named."""
-    if not effect:
+    if effect is None:
         return "", ""
-    rate, ci = float(effect[unit]), effect["ci"]  # type: ignore[arg-type]
-    low, high = (float(v) for v in ci)  # type: ignore[attr-defined]
-    return f"{rate:+.3g}", f"[{low:.3g}, {high:.3g}]"
+    low, high = effect.ci
+    return f"{effect.rate:+.3g}" + ("*" if effect.with_probe else ""), f"[{low:.3g}, {high:.3g}]"
 
 
 def attributed(a: Analysis) -> list[MetricResult]:
@@ -45,9 +47,10 @@ def table(a: Analysis) -> BehaviourTable | None:
     if not metrics:
         return None
     behaviours = sorted({b for m in metrics for b in m.by_behaviour})
-    rows = [(m.name, [*(cell(m.by_behaviour.get(b), "per_session") for b in behaviours), cell(m.probe, "per_cycle")])
+    rows = [(m.name, [*(cell(m.by_behaviour.get(b)) for b in behaviours), cell(m.probe)])
             for m in metrics]
-    return BehaviourTable(behaviours, rows)
+    starred = any(n.with_probe for m in metrics for n in m.by_behaviour.values())
+    return BehaviourTable(behaviours, rows, WITH_PROBE if starred else "")
 
 
 def markdown(a: Analysis) -> list[str]:
@@ -60,7 +63,7 @@ def markdown(a: Analysis) -> list[str]:
         return ["**By behaviour:** no behaviour leaves anything behind.", ""]
     out += ["| " + " | ".join(t.header) + " |", "|" + "---|" * len(t.header)]
     out += [f"| {name} | " + " | ".join(f"{rate} {ci}".strip() for rate, ci in cells) + " |" for name, cells in t.rows]
-    return [*out, ""]
+    return [*out, *([""] + [t.note] if t.note else []), ""]
 
 
 def blamed(a: Analysis) -> dict[str, list[str]]:

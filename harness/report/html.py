@@ -77,7 +77,7 @@ def context(j: Judgement, run_dir: Path) -> dict[str, Any]:
         "target": options.label if options else "?",
         "leaks": ", ".join(options.leaks) if options and options.leaks else "none",
         "findings": [{"name": m.name, "rate": rate(m), "reason": m.reason} for m in failing],
-        "reasons": a.other_reasons(), "machine": a.machine_lines(), "too_short": a.too_short,
+        "reasons": a.other_reasons(), "machine": a.machine_lines(), "too_short": [str(short) for short in a.too_short],
         "instruments": [f.describe() for f in a.instruments],
         "bounded": [m.reason for m in a.bounded()],
         "instruments_short": "; ".join(f.short() for f in a.instruments),

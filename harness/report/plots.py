@@ -17,6 +17,7 @@ import numpy as np
 
 from harness.judge.analysis import Analysis, MetricResult
 from harness.judge.series import LATENCY_SERIES, rss_series, series
+from harness.judge.signal import Signal
 from harness.rundir.records import CycleSample
 
 COLORS = {"pass": "tab:green", "leak": "tab:red", "degraded": "tab:orange", "inconclusive": "tab:gray",
@@ -83,15 +84,15 @@ def latency_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -
     for ax in axes:
         for change in analysis.machine:
             ax.axvline(change.at - 0.5, color=COLORS["confounded"], linestyle=":", linewidth=1.5)
-    for ax, prefix in ((probe_ax, "probe."), (wave_ax, "wave.")):
+    for ax, source in ((probe_ax, "probe"), (wave_ax, "wave")):
         shade_warmup(ax, analysis.warmup)
         for name in LATENCY_SERIES:
-            if not name.startswith(prefix):
+            if Signal.parse(name).source != source:
                 continue
             y = values(samples, name)
             if np.all(np.isnan(y)):
                 continue
-            label = name.removeprefix(prefix) + f" [{verdicts.get(name, 'n/a')}]"
+            label = Signal.parse(name).figure + f" [{verdicts.get(name, 'n/a')}]"
             ax.plot(x, y, marker="o", markersize=3, linewidth=1, label=label)
             if name in ("probe.reply_ms", "wave.reply.p95"):
                 trend(ax, x, analysis.metrics.get(name), analysis.warmup, y)

@@ -157,7 +157,7 @@ def junit(j: Judgement) -> str:
         failures=str(len(j.analysis.failing()) + len(j.regressions) + len(blame)),
     )
     run_case = ET.SubElement(suite, "testcase", classname="harness.run", name="run is conclusive")
-    unsure = j.analysis.reasons + j.analysis.too_short + [m.reason for m in j.analysis.confounded()]
+    unsure = j.analysis.reasons + [str(s) for s in j.analysis.too_short] + [m.reason for m in j.analysis.confounded()]
     if unsure:
         ET.SubElement(run_case, "error", message="; ".join(unsure))
     regressed = {r.metric: r for r in j.regressions}

@@ -19,16 +19,16 @@ from typing import Any
 
 from harness.judge.analysis import Analysis, analyze
 from harness.judge.early import looks_at
-from harness.judge.rules import census_label
 from harness.judge.series import PER_CLIENT_GAUGES, rate_series, rss_series, series
 from harness.judge.series import value as value_of
+from harness.judge.signal import Signal
 from harness.judge.verdict import WARMING_UP, Judge
 from harness.report.summary import wave_label
 from harness.rundir.records import CycleSample
 
 LEAKS_UI = Path(__file__).parent / "leaks_ui"
 LOCUST_DEFAULT_UI = ("locust", "webui", "dist")
-SHORT = {name: name.removeprefix("chat_") for name in PER_CLIENT_GAUGES}
+SHORT = {name: Signal.parse(name).short for name in PER_CLIENT_GAUGES}
 BASE_COLUMNS = ["cycle", "wave", "verdict", "sessions", "probe_ms"]
 MAX_SIGNAL_CHARTS = 5
 MAX_CENSUS_COLUMNS = 3
@@ -55,10 +55,8 @@ def row_of(sample: CycleSample, verdict: str) -> dict[str, Any]:
 
 def column_of(metric: str) -> str:
     """The table column that shows a flagged metric."""
-    if metric.startswith("census."):  # objects:pkg.mod.Type -> Type; tasks:Coro.name @ f.py:1 -> Coro.name
-        kind, _, group = metric.removeprefix("census.").partition(":")
-        group = group.partition(" @ ")[0]
-        return group.rsplit(".", 1)[-1] if kind == "objects" else group
+    if Signal.parse(metric).source == "census":  # objects:pkg.mod.Type -> Type; tasks:Coro.name @ f.py:1 -> Coro.name
+        return Signal.parse(metric).short
     if metric in SHORT:
         return SHORT[metric]
     return {"chat_asyncio_tasks": "asyncio_tasks", "memory.rss": "rss_mib", "process.open_fds": "open_fds",
@@ -98,17 +96,18 @@ class LeaksBoard:
         failing = self.analysis.failing() if self.analysis else []
         flagged = [m.name for m in failing]
         cycles = [s.cycle for s in samples]
-        rates = rate_series(samples) if any(":per_cycle" in n or ":mean_per_cycle" in n for n in flagged) else {}
+        rates = rate_series(samples) if any(Signal.parse(n).derived for n in flagged) else {}
         charts = [{"name": "probe", "title": "probe reply (ms)", "values": series(samples, "probe.reply_ms")}]
         for metric in failing[:MAX_SIGNAL_CHARTS]:
             if metric.name == "probe.reply_ms":
                 continue
             values = rates.get(metric.name) or (
                 rss_series(samples) if metric.name == "memory.rss" else series(samples, metric.name))
-            title = census_label(metric.name).replace("`", "") if metric.kind == "census" else metric.name
+            title = Signal.parse(metric.name).label.replace("`", "")
             charts.append({"name": metric.name, "title": title, "values": values})
-        census = [n for n in flagged if n.startswith("census.")][:MAX_CENSUS_COLUMNS]  # most per session first
-        flagged = [n for n in flagged if not n.startswith("census.")] + census
+        in_census = {n for n in flagged if Signal.parse(n).source == "census"}
+        census = [n for n in flagged if n in in_census][:MAX_CENSUS_COLUMNS]  # most per session first
+        flagged = [n for n in flagged if n not in in_census] + census
         columns = BASE_COLUMNS + [c for c in dict.fromkeys(column_of(n) for n in flagged) if c not in BASE_COLUMNS]
         rows = self._rows
         if census:  # the census groups that grew, which no row held when it was made
@@ -121,7 +120,8 @@ class LeaksBoard:
             "planned": self.judge.planned,
             "finished": self.finished,
             "warmup": self.analysis.warmup if self.analysis else len(samples),
-            "findings": [{"name": m.name, "text": m.reason, "by_behaviour": m.by_behaviour} for m in failing]
+            "findings": [{"name": m.name, "text": m.reason, "by_behaviour": m.to_dict()["by_behaviour"]}
+                         for m in failing]
             + notes(self.analysis),
             "cycles": cycles,
             "charts": charts,
@@ -166,9 +166,8 @@ def notes(analysis: Analysis | None) -> list[dict[str, Any]]:
             for i, change in enumerate(analysis.machine)]
     out += [{"name": m.name, "text": f"confounded: {m.reason}"} for m in analysis.confounded()]
     out += [{"name": m.name, "text": m.reason} for m in analysis.bounded()]
-    for line in analysis.too_short:
-        signal, _, rest = line.removeprefix("too short to judge ").partition(": ")
-        out.append({"name": signal, "text": f"too short to judge: {rest}"})
+    out += [{"name": short.signal, "text": f"too short to judge: needs {short.needs} cycles ({short.why})"}
+            for short in analysis.too_short]
     return out
 
 

@@ -217,7 +217,7 @@ def test_memory_needs_enough_cycles() -> None:
     assert result.metrics["memory.rss"].verdict == INCONCLUSIVE
     assert "too few" in result.metrics["memory.rss"].reason
     assert result.verdict == INCONCLUSIVE
-    assert result.too_short[0].startswith("too short to judge memory.rss: needs 22 cycles")
+    assert (result.too_short[0].signal, result.too_short[0].needs) == ("memory.rss", 22)
 
 
 def test_the_live_judge_takes_each_cycle_once() -> None:

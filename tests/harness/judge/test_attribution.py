@@ -38,7 +38,7 @@ def test_a_leak_one_behaviour_causes_and_another_clears_fails_and_names_the_caus
     metric = a.metrics["shared_memory"]
     assert a.attribution is None and metric.verdict == LEAK
     assert list(metric.by_behaviour) == ["clean_close"]
-    assert abs(metric.by_behaviour["clean_close"]["per_session"] - 2) < 0.1
+    assert abs(metric.by_behaviour["clean_close"].rate - 2) < 0.1
     assert "clean_close" in metric.reason and "page_session" not in metric.by_behaviour
     assert metric.reset_by == ["page_session"] and "reset by page_session" in metric.reason
 
@@ -81,7 +81,7 @@ def test_what_the_probe_leaves_each_cycle_is_the_probes_not_a_behaviours():
 
     metric = analyze(run_of(level)).metrics["shared_memory"]
     assert not metric.by_behaviour
-    assert metric.probe is not None and abs(metric.probe["per_cycle"] - 2) < 1e-6
+    assert metric.probe is not None and abs(metric.probe.rate - 2) < 1e-6
 
 
 def test_a_leak_that_begins_mid_run_is_per_session_with_the_probes_share_said_where_no_rest_wave_follows():
@@ -100,10 +100,10 @@ def test_a_leak_that_begins_mid_run_is_per_session_with_the_probes_share_said_wh
     for seed in [801580, *range(12)]:
         metric = analyze(run_of(level, seed, cycles=50)).metrics["shared_memory"]
         assert metric.verdict == LEAK and len(metric.by_behaviour) >= 4, (seed, metric.reason)
-        apart = not any(e.get("with_probe") for e in metric.by_behaviour.values())
+        apart = not any(e.with_probe for e in metric.by_behaviour.values())
         seen.add(apart)
         for effect in metric.by_behaviour.values():
-            rate, (low, high) = effect["per_session"], effect["ci"]
+            rate, (low, high) = effect.rate, effect.ci
             if apart:
                 assert abs(rate - 1.0) < 0.05 and low <= 1.0 <= high, (seed, effect)
             else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.judge.analysis import INCONCLUSIVE, LEAK, PASS, analyze
-from harness.judge.power import best_p, cycles_needed, plan_note, points_needed
+from harness.judge.power import TooShort, best_p, cycles_needed, plan_note, points_needed
 from harness.judge.rules import Config
 from tests.harness.judge.synthetic import make_lines
 
@@ -25,7 +25,8 @@ def test_the_cycles_a_rule_needs_follow_alpha_and_signals() -> None:
 def test_a_short_clean_run_is_too_short_not_pass() -> None:
     result = analyze(make_lines(cycles=12))
     assert result.verdict == INCONCLUSIVE and result.failing() == []
-    assert result.too_short == [
+    assert result.too_short == [TooShort("memory.rss", 22, "11 after warm-up, memory is judged from 20")]
+    assert result.to_dict()["too_short"] == [
         "too short to judge memory.rss: needs 22 cycles (11 after warm-up, memory is judged from 20)"
     ]
 
@@ -43,12 +44,12 @@ def test_long_enough_clean_run_passes() -> None:
 def test_a_signal_judged_over_too_few_cycles_is_named() -> None:
     """At alpha 1e-6, 9 cycles after warm-up cannot reach significance at all (2/9! x signals)."""
     result = analyze(make_lines(cycles=10), Config(alpha=1e-6))
-    short = [line for line in result.too_short if line.startswith("too short to judge probe.reply_ms")]
+    short = [s for s in result.too_short if s.signal == "probe.reply_ms"]
     assert short and result.verdict == INCONCLUSIVE
-    needed = int(short[0].split("needs ")[1].split()[0])  # the cycles it says would do: they do, one fewer does not
+    needed = short[0].needs  # the cycles it says would do: they do, one fewer does not
     judged = [analyze(make_lines(cycles=n), Config(alpha=1e-6)).too_short for n in (needed - 1, needed)]
-    assert any(line.startswith("too short to judge probe.reply_ms") for line in judged[0])
-    assert not any(line.startswith("too short to judge probe.reply_ms") for line in judged[1])
+    assert any(s.signal == "probe.reply_ms" for s in judged[0])
+    assert not any(s.signal == "probe.reply_ms" for s in judged[1])
 
 
 def test_the_note_before_a_run_says_what_it_can_judge() -> None:
