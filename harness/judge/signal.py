@@ -112,13 +112,13 @@ class Signal:
 
 
 def figure_kind(figure: str) -> str:
-    """What a server figure is, from its Prometheus name: "counter" (`*_total`), "histogram"
-    (a histogram's `_sum`, `_count`, `_bucket` or a `_created`), or "gauge"."""
+    """What a server figure is, from its Prometheus name: "counter" (`*_total`), "part" (a
+    histogram's `_sum`, `_count` or `_bucket`, a counter's `_created`), or "gauge"."""
     base = figure.split("{")[0]
     if base.endswith("_total"):
         return "counter"
     if base.endswith(_CUMULATIVE_SUFFIXES):
-        return "histogram"
+        return "part"
     return "gauge"
 
 
