@@ -40,34 +40,47 @@ def what_ran(run: dict[str, Any]) -> tuple[str, str]:
     return target, str(run.get("scenario") or "?")
 
 
-def baseline_mismatch(current: dict[str, Any], summary: dict[str, Any], path: object) -> str | None:
-    """Why a baseline summary cannot be compared with this run, or None. Ratios carry over
-    between machines, not between targets or client behaviours."""
-    theirs = summary.get("run")
-    if not isinstance(theirs, dict) or not isinstance(summary.get("metrics"), dict):
-        return f"baseline {path} is not a summary.json of a run (no 'run' or 'metrics'): not compared"
-    if not current:
+class BaselineError(ValueError):
+    """A file that cannot be read as a baseline summary: the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A saved summary.json as the gate compares it: what ran (target, scenario), and its
+    metrics, each a MetricResult compared field by field."""
+
+    path: str
+    target: str
+    scenario: str
+    metrics: dict[str, MetricResult]
+
+    @classmethod
+    def of(cls, summary: dict[str, Any], path: object) -> Baseline:
+        """Read a summary.json's document; entries that are not metrics are skipped."""
+        run, metrics = summary.get("run"), summary.get("metrics")
+        if not isinstance(run, dict) or not isinstance(metrics, dict):
+            raise BaselineError(f"baseline {path} is not a summary.json of a run (no 'run' or 'metrics'): not compared")
+        out = {}
+        for name, data in metrics.items():
+            if isinstance(data, dict) and "kind" in data:
+                try:
+                    out[name] = MetricResult.from_dict({"name": name, **data})
+                except (TypeError, ValueError, IndexError, KeyError):
+                    continue
+        target, scenario = what_ran(run)
+        return cls(str(path), target, scenario, out)
+
+    def refuses(self, current: dict[str, Any]) -> str | None:
+        """Why this baseline cannot be compared with a run of `current` (its run.json), or None.
+        Ratios carry over between machines, not between targets or client behaviours."""
+        if not current:
+            return None
+        target, scenario = what_ran(current)
+        if (target, scenario) != (self.target, self.scenario):
+            return (f"baseline {self.path} is of another run: target {self.target!r}, scenario {self.scenario!r}; "
+                    f"this run is target {target!r}, scenario {scenario!r}: not compared "
+                    "(record a baseline of this target)")
         return None
-    mine, base = what_ran(current), what_ran(theirs)
-    if mine != base:
-        return (f"baseline {path} is of another run: target {base[0]!r}, scenario {base[1]!r}; this run is "
-                f"target {mine[0]!r}, scenario {mine[1]!r}: not compared (record a baseline of this target)")
-    return None
-
-
-def baseline_metrics(summary: dict[str, Any]) -> dict[str, MetricResult]:
-    """The metrics of a saved summary.json; entries that are not metrics are skipped."""
-    metrics = summary.get("metrics")
-    if not isinstance(metrics, dict):
-        return {}
-    out = {}
-    for name, data in metrics.items():
-        if isinstance(data, dict) and "kind" in data:
-            try:
-                out[name] = MetricResult.from_dict({"name": name, **data})
-            except (TypeError, ValueError, IndexError):
-                continue
-    return out
 
 
 def compare(

@@ -10,7 +10,7 @@ from typing import Any
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
 from harness.judge.analysis import CONFOUNDED, DEGRADED, INCONCLUSIVE, LEAK, PASS, Analysis, Config, analyze
 from harness.judge.early import Decision, EarlyStop
-from harness.judge.gate import Regression, baseline_metrics, baseline_mismatch, compare
+from harness.judge.gate import Baseline, BaselineError, Regression, compare
 from harness.judge.rules import warmup_of
 from harness.rundir.records import CycleSample, Run
 
@@ -76,10 +76,14 @@ def judge(
     """Judge a whole run; `baseline` is a saved summary.json to gate against."""
     judgement = Judgement(run, analyze(run.samples, config, run.status, run.drain), baseline=baseline_path)
     if baseline is not None:
-        current = run.meta.to_dict() if run.meta else {}
-        judgement.baseline_refused = baseline_mismatch(current, baseline, baseline_path)
+        try:
+            base = Baseline.of(baseline, baseline_path)
+        except BaselineError as exc:
+            judgement.baseline_refused = str(exc)
+            return judgement
+        judgement.baseline_refused = base.refuses(run.meta.to_dict() if run.meta else {})
         if judgement.baseline_refused is None:
-            judgement.regressions = compare(judgement.analysis.metrics, baseline_metrics(baseline))
+            judgement.regressions = compare(judgement.analysis.metrics, base.metrics)
     return judgement
 
 

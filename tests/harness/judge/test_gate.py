@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.judge.gate import baseline_mismatch
+from harness.judge.gate import Baseline
 from harness.judge.verdict import judge
 from harness.options import RunOptions
 from harness.rundir.records import Run, RunMeta
@@ -37,7 +37,7 @@ def test_a_baseline_of_the_same_target_is_compared() -> None:
 def test_a_server_on_another_port_is_the_same_target() -> None:
     mine = RunOptions(target="ws://127.0.0.1:41000/client-ws").to_meta()
     theirs = {"run": RunOptions(target="ws://127.0.0.1:39999/client-ws").to_meta(), "metrics": {}}
-    assert baseline_mismatch(mine, theirs, "b.json") is None
+    assert Baseline.of(theirs, "b.json").refuses(mine) is None
 
 
 def test_a_baseline_of_another_target_is_refused_and_the_run_is_not_a_pass() -> None:
