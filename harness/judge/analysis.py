@@ -21,7 +21,6 @@ run's length cannot judge (power.py) keeps the run from passing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ from harness.judge.by_behaviour import attribute
 from harness.judge.confound import MachineChange, confound, machine_changes
 from harness.judge.drain import check_drain
 from harness.judge.instruments import InstrumentFailures, instrument_failures
+from harness.judge.kinds import Evidence, attributable, judge_kinds
 from harness.judge.power import TooShort, too_short
 from harness.judge.rules import (
     CONFOUNDED,
@@ -40,37 +40,16 @@ from harness.judge.rules import (
     PASS,
     Config,
     MetricResult,
-    bound_rule,
-    census_rule,
-    growth_rule,
     holm,
-    memory_rule,
-    residue_rule,
-    shift_rule,
     warmup_of,
 )
 from harness.judge.series import (
     CONTROL_SERIES,
-    LATENCY_SERIES,
-    PROCESS_LEVELS,
-    census_names,
-    clean,
-    counter_names,
     points,
     rate_series,
-    rss_series,
-    series,
 )
 from harness.judge.signal import Signal, own_bundled_figure
 from harness.rundir.records import CycleSample, RunStatus
-
-# Figures the chat page reports (--scenario page) and the most each may be.
-PAGE_BOUNDS = {
-    "subscriptions_message": 1.0,
-    "subscriptions_state": 1.0,
-    "sockets_open_per_tab": 1.0,
-    "handled_per_received": 1.0,
-}
 
 
 @dataclass
@@ -166,54 +145,10 @@ def analyze(
         analysis.verdict = INCONCLUSIVE
         return analysis
 
-    per_client, levels = counter_names(post)
-    metrics: dict[str, MetricResult] = {}
-    for name in per_client:
-        y = clean(series(post, name))
-        if len(y):
-            metrics[name] = residue_rule(name, y, per_session, config)
-    for name in levels:
-        cycles_of, y = points(post, name)
-        if len(y) >= 2:
-            metrics[name] = growth_rule(name, y, per_session, config, cycles_of)
-    census = [census_rule(name, y, per_session, config, cycles_of)
-              for name in census_names(post) for cycles_of, y in [points(post, name)]]
-    order = census_order(post)  # bounded groups of the server's own code are said; a library's are noise
-    kept = (r for r in census if r.verdict == LEAK or (r.bounded is not None and order(r)[0] == 0))
-    for result in sorted(kept, key=order):
-        metrics[result.name] = result  # flat groups stay out: a census tracks hundreds
-    analysis.census_groups = len(census)
-    for name in PROCESS_LEVELS:
-        cycles_of, y = points(post, f"process.{name}")
-        if len(y) >= 2:
-            metrics[f"process.{name}"] = growth_rule(f"process.{name}", y, per_session, config, cycles_of)
-    for name, bound in PAGE_BOUNDS.items():
-        y = clean(series(post, f"page.{name}"))
-        if len(y):
-            metrics[f"page.{name}"] = bound_rule(f"page.{name}", y, bound, config)
-    rss = clean(rss_series(post))
-    if len(rss) >= 3:
-        metrics["memory.rss"] = memory_rule("memory.rss", rss, per_session, config)
-    lengths = {"memory.rss": len(rss)}  # how many cycles each tested signal is judged over
-    standard = standard_waves(samples, warmup)  # what a wave does depends on its behaviours
-    for name, values in rate_series(samples).items():
-        y = clean([v for v, keep in zip(values, standard, strict=True) if keep])
-        if len(y) >= 6:
-            metrics[name] = shift_rule(name, "rate", y, config.min_latency_ratio, unit="")
-            lengths[name] = len(y)
-    idle = clean(series(post, "process.idle_cpu"))
-    if len(idle) >= 6:
-        metrics["process.idle_cpu"] = shift_rule(
-            "process.idle_cpu", "idle_cpu", idle, 2.0, floor=config.min_idle_cpu, unit="cores"
-        )
-    latency = {}
-    for name in LATENCY_SERIES:  # the probe runs alone, so every cycle's probe is comparable
-        keep = standard if Signal.parse(name).source == "wave" else [i >= warmup for i in range(len(samples))]
-        cycles_of, y = points(samples, name, keep)
-        if len(y) >= 6:
-            metrics[name] = shift_rule(name, "latency", y, config.min_latency_ratio)
-            latency[name] = cycles_of, y
-            lengths[name] = len(y)
+    evidence = Evidence(samples, warmup, per_session, config, standard_waves(samples, warmup))
+    metrics = judge_kinds(evidence)
+    analysis.census_groups = evidence.census_groups
+    lengths, latency = evidence.lengths, evidence.latency
 
     tested = [m for m in metrics.values() if m.p_value is not None]
     for metric, adjusted in zip(tested, holm([m.p_value or 1.0 for m in tested]), strict=True):
@@ -229,7 +164,7 @@ def analyze(
         for name, (cycles_of, y) in latency.items():
             confound(metrics[name], cycles_of, y, analysis.machine, config)
     analysis.too_short = too_short(metrics, lengths, len(post), config)
-    analysis.attribution, fits = attribute(samples, warmup, metrics, config)
+    analysis.attribution, fits = attribute(samples, warmup, metrics, config, attributable(evidence, metrics))
     check_drain(metrics, post, drain or [], config.growth_windows)
     analysis.attributed = sorted(fits)
     analysis.metrics = metrics
@@ -245,22 +180,6 @@ def standard_waves(samples: list[CycleSample], warmup: int) -> list[bool]:
     common = Counter(key[warmup:]).most_common(1)
     modal = common[0][0] if common else ()
     return [i >= warmup and k == modal for i, k in enumerate(key)]
-
-
-def census_order(samples: list[CycleSample]) -> Callable[[MetricResult], tuple[int, float]]:
-    """Groups in the server's own code first (its tasks, containers, classes; what its
-    developer can act on), then what a call's scope holds (a Node connection handler's
-    closure: retained because something above holds the closure), then library objects;
-    most per session first within each."""
-    own = {f"objects:{t}" for sample in samples if sample.census for t in sample.census.own_types}
-
-    def key(result: MetricResult) -> tuple[int, float]:
-        signal = Signal.parse(result.name)
-        mine = signal.figure in own or signal.census_kind != "objects"
-        rank = (1 if signal.in_a_call else 0) if mine else 2
-        return (rank, -(result.slope_per_session or result.slope_per_cycle or 0.0))
-
-    return key
 
 
 def vacuity_reasons(

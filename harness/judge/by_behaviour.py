@@ -17,7 +17,7 @@ import numpy as np
 from harness.judge.attribution import Design, Fit, design_of, fade, fit, name_effects, resets
 from harness.judge.onset import onset
 from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult
-from harness.judge.series import PROCESS_LEVELS, census_names, counter_names, rate_series, rss_series, series
+from harness.judge.series import Series
 from harness.judge.signal import Signal
 from harness.rundir.records import CycleSample
 
@@ -48,16 +48,18 @@ def describe(f: Fit) -> str:
 
 
 def attribute(
-    samples: list[CycleSample], warmup: int, metrics: dict[str, MetricResult], config: Config
+    samples: list[CycleSample], warmup: int, metrics: dict[str, MetricResult], config: Config,
+    signals: tuple[dict[str, Series], dict[str, Series]],
 ) -> tuple[str | None, dict[str, Fit]]:
-    """Attribute this run's signals; returns why it could not (or None) and the fits that
-    named anything. Fills `by_behaviour` of the metrics and adds the leaks only it found."""
+    """Attribute this run's `signals` (always attributed, attributed where their own rule failed:
+    kinds.py says which); returns why it could not (or None) and the fits that named anything.
+    Fills `by_behaviour` of the metrics and adds the leaks only it found."""
     post = samples[warmup:]
     before = samples[warmup - 1].composition if warmup >= 1 and len(samples) >= warmup else None
     design = design_of([s.composition for s in post], before)
     if design.gap is not None:
         return str(design.gap), {}
-    hard, soft = signals(samples, post, metrics)
+    hard, soft = signals
     fits: list[Fit] = []
     min_total: dict[str, float] = {}
     used: dict[str, Design] = {}  # the design each fit used: the whole run's, or since the onset
@@ -91,25 +93,6 @@ def attribute(
     for f in named.values():
         apply(f, metrics, hard=f.name in hard)
     return None, named
-
-
-def signals(
-    samples: list[CycleSample], post: list[CycleSample], metrics: dict[str, MetricResult]
-) -> tuple[dict[str, list[float | None]], dict[str, list[float | None]]]:
-    """(always attributed, attributed where their own rule failed): name -> whole-run series."""
-    per_client, levels = counter_names(post)
-    hard = {name: series(samples, name) for name in [*per_client, *levels]}
-    hard |= {f"process.{n}": series(samples, f"process.{n}") for n in PROCESS_LEVELS}
-    hard |= {name: series(samples, name) for name in census_names(post)}
-    hard |= {name: values for name, values in rate_series(samples).items() if is_mean(name)}
-    failing = {m.name for m in metrics.values() if m.verdict in (LEAK, DEGRADED) and m.name not in hard}
-    soft: dict[str, list[float | None]] = {}
-    for name in failing:
-        if name == "memory.rss":
-            soft[name] = rss_series(samples)
-        elif Signal.parse(name).source == "probe" or name == "process.idle_cpu":
-            soft[name] = series(samples, name)
-    return hard, soft
 
 
 def is_mean(name: str) -> bool:

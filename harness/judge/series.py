@@ -17,6 +17,8 @@ import numpy as np
 from harness.judge.signal import Signal, figure_kind, histogram_of
 from harness.rundir.records import Control, CycleSample, StepLatency
 
+Series = list[float | None]  # one figure per cycle, None where a cycle has none
+
 PER_CLIENT_GAUGES = (
     "chat_clients",
     "chat_contexts",
