@@ -16,7 +16,7 @@ from harness.load.launch import LocustProcess, locust_command
 from harness.options import RunOptions, draw_seed
 from harness.report.summary import headline, write_reports
 from harness.rundir.records import RunMeta, RunStatus
-from harness.rundir.store import load_run, read_driver_status, run_dirs, write_meta, write_status
+from harness.rundir.store import SUMMARY_FILE, load_run, read_driver_status, run_dirs, write_meta, write_status
 from harness.target.up import target_up
 
 Echo = Callable[[str], None]
@@ -60,8 +60,12 @@ def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) 
         finally:
             locust.stop()
     cut_short = conclude_tests(options.out, interrupted)
-    for run_dir in run_dirs(options.out):
+    dirs = run_dirs(options.out)
+    for run_dir in dirs:
         judgement = judge(load_run(run_dir))
-        write_reports(judgement)
+        # The Locust child reported each test as it ended (the tab links its report.html); only
+        # a test it did not report, or one the signal cut short since, is reported here.
+        if not (run_dir / SUMMARY_FILE).exists() or (cut_short and run_dir == dirs[-1]):
+            write_reports(judgement)
         echo(f"{run_dir}: {headline(judgement)}")
     return EXIT_INCONCLUSIVE if cut_short else 0
