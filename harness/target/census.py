@@ -59,7 +59,7 @@ class CensusPlan:
             "HARNESS_CENSUS_TOKEN": self.token,
             "HARNESS_CENSUS_FILE": str(self.announce),
             "HARNESS_CENSUS_ALLOC": "1" if self.alloc else "0",
-            "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD),
+            "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_") or MMAP_THRESHOLD,
         }
 
     def find(self, pid: int | None, timeout: float = ANNOUNCE_TIMEOUT) -> CensusFound:
