@@ -6,15 +6,19 @@ event, with per-session rates and the behaviours that cause them (real node, rea
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from harness.errors import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from harness.observe.census import CensusClient, CensusError
 from harness.options import BEHAVIOURS
 from harness.rundir.store import load_run
+from harness.target.census import CensusPlan
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("node") is None, reason="no node installed")]
 
@@ -67,3 +71,25 @@ def test_a_node_that_did_not_load_the_agent_is_explained(tmp_path: Path, capsys)
     assert code != EXIT_USAGE
     assert "no census: the server's Node did not load the agent" in capsys.readouterr().out
     assert all(s.census is None for s in load_run(out).samples)
+
+
+def test_a_snapshot_that_would_overrun_the_budget_is_not_taken_and_the_census_goes_on() -> None:
+    """The agent estimates a snapshot's time from what the last few cost per MB of heap (a
+    prior of 80 ms per MB before the first): one that would overrun the census budget is
+    refused, saying so, and a census within budget after it is taken, again and again."""
+    plan = CensusPlan()
+    env = {**os.environ, **plan.env()}
+    server = subprocess.Popen(["node", str(NODE_CHAT), "0"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        found = plan.find(server.pid, timeout=10)
+        assert found.url and found.token, found.note
+        with pytest.raises(CensusError, match=r"heap snapshot not taken: the \d+ MB heap would take about .* "
+                                              r"over the census budget of 0\.1 s"):
+            CensusClient(found.url, found.token, budget=0.1).take()
+        roomy = CensusClient(found.url, found.token, budget=5.0)
+        taken = [roomy.take() for _ in range(6)]
+        assert all(c.groups and c.loop_ms is not None for c in taken)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
