@@ -95,7 +95,7 @@ class ChatClient:
         try:
             raw = self.ws.recv(timeout=self.timeout if timeout is None else timeout)
         except TimeoutError:
-            raise SessionError("reply timeout", f"no frame within {timeout or self.timeout} s") from None
+            raise SessionError("reply timeout", f"no frame within {timeout or self.timeout:.3g} s") from None
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == 1009:
                 raise SessionError("oversized frame", f"a frame over {MAX_FRAME_BYTES} bytes") from None
@@ -117,7 +117,12 @@ class ChatClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SessionError("reply timeout", f"expected frame not seen within {limit} s")
-            frame = self.recv(timeout=left)
+            try:
+                frame = self.recv(timeout=left)
+            except SessionError as exc:
+                if exc.reason == "reply timeout":
+                    raise SessionError("reply timeout", f"expected frame not seen within {limit} s") from None
+                raise
             frames.append(frame)
             if done(frame):
                 return frames
@@ -136,7 +141,12 @@ class ChatClient:
                 raise SessionError(
                     "reply timeout", f"no conversation-chain-end within {self.timeout} s"
                 )
-            frame = self.recv(timeout=left)
+            try:
+                frame = self.recv(timeout=left)
+            except SessionError as exc:
+                if exc.reason == "reply timeout":  # said of the whole turn, not of its last wait
+                    raise SessionError("reply timeout", f"no conversation-chain-end within {self.timeout} s") from None
+                raise
             timing.frames.append(frame)
             kind = frame.get("type")
             if kind == "audio" and timing.first_token_ms is None:
