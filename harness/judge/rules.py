@@ -274,7 +274,7 @@ def census_rule(
 def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
     """A leak keeps growing; allocator warm-up front-loads its growth and levels off.
     So the rate that counts is the later half's, it must be large in its own right, and the
-    later half must rise window after window (a single step is not a leak)."""
+    later half's floor must rise window after window (a single step is not a leak)."""
     result = MetricResult(name, "memory", unit="bytes")
     if len(y) < config.min_memory_cycles:
         result.verdict = INCONCLUSIVE
@@ -291,10 +291,12 @@ def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) ->
     result.slope_per_cycle, result.ci = late_slope, (late_low, late_high)
     result.slope_per_session = late_slope / per_session if per_session else late_slope
     late_total = late_slope * (len(late) - 1)
-    # A leak keeps growing through the later half: each of its windows sits above the one
-    # before, by at least a quarter of the largest such rise. One step (an arena the allocator
-    # took once, a cache that filled), on a slow creep or none, does not.
-    rises = np.diff([float(np.median(w)) for w in windows(late, config.growth_windows)])
+    # A leak keeps growing through the later half: the floor of each of its windows (the least
+    # the memory was there) sits above the one before, by at least a quarter of the largest
+    # such rise. One step (an arena the allocator took once, a cache that filled, a block of
+    # waves whose buffers fragmented the heap), on a slow creep or none, does not: a window's
+    # median straddles a step inside it and would rise twice for it.
+    rises = np.diff([float(np.min(w)) for w in windows(late, config.growth_windows)])
     persists = len(rises) >= 1 and float(rises.min()) > 0 and float(rises.min()) >= float(rises.max()) / 4
     result.practical = bool(
         low > 0

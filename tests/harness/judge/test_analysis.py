@@ -359,3 +359,18 @@ def test_one_step_of_memory_in_the_later_half_is_no_leak() -> None:
         assert analyze(stepped).metrics["memory.rss"].verdict == PASS, at
     growing = make_lines(rss=lambda t: 42.5 * MiB + 0.25 * MiB * t)
     assert analyze(growing).metrics["memory.rss"].verdict == LEAK
+
+
+def test_a_step_of_memory_that_straddles_a_window_and_a_smaller_one_later_are_no_leak() -> None:
+    """The LRU server's RSS in a CI run (MiB, cycles 1-50): pymalloc arenas fragmented by a
+    block of audio-dropping waves (+5.1 over cycles 30-32), then +1 at the next such block.
+    The later half's window medians rose twice (the first window straddles the step), so it
+    was failed; its floors rise once, as a single step does. A leak of the same size spread
+    over the later half still fails."""
+    ci = [39.9, 40.8, 40.9, 40.9, 41.1, 40.9, 41.0, 41.0, 41.3, 41.3, 41.3, 41.3, 41.3, 41.3, 41.3, 41.3, 41.3,
+          41.3, 41.3, 41.3, 41.4, 41.3, 41.3, 41.3, 41.4, 41.4, 41.4, 41.4, 41.5, 44.9, 45.5, 46.6, 46.6, 46.6,
+          46.6, 46.6, 46.6, 46.6, 46.6, 46.6, 46.6, 46.6, 46.6, 46.6, 47.4, 47.5, 47.6, 47.6, 47.6, 47.6]
+    stepped = make_lines(rss=lambda t: ci[t] * MiB)  # t is 0 for cycle 1
+    assert analyze(stepped).metrics["memory.rss"].verdict == PASS
+    spread = make_lines(rss=lambda t: (41.5 + max(0, t - 28) * 6.1 / 22) * MiB)
+    assert analyze(spread).metrics["memory.rss"].verdict == LEAK
