@@ -42,6 +42,9 @@ class Snapshot {
     this.edgeTypes = meta.edge_types[0];
     this.edgeCountAt = meta.node_fields.indexOf("edge_count");
     this.count = this.nodes.length / this.nodeFields;
+    const selfSizeAt = meta.node_fields.indexOf("self_size");
+    this.liveBytes = 0;  // what the heap held after the snapshot's collection
+    for (let k = selfSizeAt; selfSizeAt >= 0 && k < this.nodes.length; k += this.nodeFields) this.liveBytes += this.nodes[k];
     this.firstEdge = new Uint32Array(this.count + 1);
     for (let i = 0, e = 0; i < this.count; i++) {
       this.firstEdge[i] = e;
@@ -128,9 +131,14 @@ class Snapshot {
 
 const LIBRARY_EMITTERS = new Set(["Server", "WebSocketServer", "Namespace"]);
 let session = null;
-// A heap snapshot's cost per MB of used heap: a prior, then the median of what the last few
+// A heap snapshot's cost per MB of live heap: a prior, then the median of what the last few
 // took (one slowed by the machine must not refuse the next, as the last one's alone would).
+// The heap to be walked is the live one: V8's used size also counts garbage not yet
+// collected (the last census's own parse, tens of MB on an idle server), which the
+// snapshot's collection frees first. So the estimate takes the live heap the last
+// snapshot found, allowing it to have grown by half, or the used size if that is less.
 const costs = [];
+let lastLiveMb = null;
 function msPerMb() {
   if (!costs.length) return 80;
   const sorted = [...costs].sort((a, b) => a - b);
@@ -140,7 +148,8 @@ function msPerMb() {
 // A snapshot cannot be cut short once begun, and stalls the only thread: one that would
 // overrun the budget is not begun, and the census fails saying so (the run counts it).
 function takeSnapshot(budgetMs) {
-  const heapMb = Math.max(1, require("v8").getHeapStatistics().used_heap_size / 1e6);
+  const usedMb = require("v8").getHeapStatistics().used_heap_size / 1e6;
+  const heapMb = Math.max(1, lastLiveMb === null ? usedMb : Math.min(usedMb, 1.5 * lastLiveMb));
   const expected = msPerMb() * heapMb;
   if (expected > budgetMs) {
     throw new Error(`heap snapshot not taken: the ${heapMb.toFixed(0)} MB heap would take about ` +
@@ -164,7 +173,9 @@ function takeSnapshot(budgetMs) {
   }
   if (failure) throw new Error(`heap snapshot failed: ${failure.message || failure}`);
   const snapshot = new Snapshot(JSON.parse(chunks.join("")));
-  costs.push(Math.max(1, (Date.now() - started) / heapMb));
+  const took = Date.now() - started;  // the snapshot and its parse: what the loop waits for
+  lastLiveMb = Math.max(1, snapshot.liveBytes / 1e6);
+  costs.push(Math.max(1, took / lastLiveMb));
   if (costs.length > 5) costs.shift();
   return snapshot;
 }
