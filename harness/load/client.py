@@ -52,13 +52,16 @@ def now_ms() -> float:
 class ChatClient:
     """One client connection. Steps raise SessionError; `close` and `drop` never raise."""
 
-    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, origin: str | None = None) -> None:
+    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, origin: str | None = None,
+                 trace: Callable[[str, object, str], None] | None = None) -> None:
         self.url = url
         self.timeout = timeout
         self.origin = origin
+        self.trace = trace  # hears each frame sent ("->") and received ("<-"), with what it was for
         self.ws: ClientConnection | None = None
         self.client_uid: str | None = None
         self.greeting: list[Frame] = []
+        self.first_audio: Frame | None = None  # the current turn's first sentence
 
     def connect(self) -> float:
         """Open the socket and read the three greeting frames; returns the time taken in ms."""
@@ -89,6 +92,8 @@ class ChatClient:
             self.ws.send(json.dumps(frame))
         except ConnectionClosed as exc:
             raise SessionError("closed by server", str(exc)) from None
+        if self.trace:
+            self.trace("->", frame, "")
 
     def recv(self, timeout: float | None = None) -> Frame:
         assert self.ws is not None, "connect() first"
@@ -106,6 +111,8 @@ class ChatClient:
             raise SessionError("frame is not JSON", f"{str(raw)[:80]!r}") from None
         if not isinstance(frame, dict):
             raise SessionError("unexpected frame", f"frame is not a JSON object: {str(raw)[:80]!r}")
+        if self.trace:
+            self.trace("<-", frame, "")
         return frame
 
     def read_until(self, done: Callable[[Frame], bool], timeout: float | None = None) -> list[Frame]:
@@ -166,7 +173,27 @@ class ChatClient:
         frames = self.read_until(lambda f: f.get("type") in ("audio", "error"))
         if frames[-1].get("type") == "error":
             raise SessionError("server error", str(frames[-1].get("message")))
+        self.first_audio = frames[-1]
         return frames[-1]
+
+    # The steps every protocol's session has (protocols/__init__.py), in this protocol's frames.
+
+    def wait_first_token(self) -> Frame:
+        return self.wait_first_audio()
+
+    def interrupt(self) -> None:
+        """Interrupt the reply, saying what was heard of it: its first sentence."""
+        heard = (self.first_audio or {}).get("display_text", {}).get("text", "")
+        self.send({"type": "interrupt-signal", "text": heard})
+
+    def heartbeat(self) -> None:
+        self.request({"type": "heartbeat"}, "heartbeat-ack")
+
+    def page_requests(self) -> None:
+        """What the web page asks for when it opens: configs, history, a new history."""
+        self.request({"type": "fetch-configs"}, "config-files")
+        self.request({"type": "fetch-history-list"}, "history-list")
+        self.request({"type": "create-new-history"}, "new-history-created")
 
     def send_audio(self, samples: list[float], chunk: int = 4000) -> None:
         for i in range(0, len(samples), chunk):
