@@ -17,6 +17,9 @@ SETTLE_TIMEOUT_S = 10.0  # for the server to report no clients after a wave
 REPLY_TIMEOUT_S = 10.0  # for a reply, before its session fails
 PAGE = "page"  # the chat page in a real browser (harness/load/page.py), not a Locust file
 MIXED = "mixed"  # every behaviour: blocks of one behaviour alone between standard-mix waves
+OLV = "olv"  # the bundled server's protocol (Open-LLM-VTuber's), the default
+BUILT_IN_PROTOCOLS = (OLV, "json")
+TRY = ("run", "ui", "try")  # the options `harness try` takes too: the target and how to speak to it
 BEHAVIOURS = (
     "clean_close", "abrupt_drop", "midreply_close", "audio_drop",
     "interrupt_close", "reconnect_storm", "page_session",
@@ -59,19 +62,25 @@ class RunOptions:
         "Waves of open-and-close.", show_default=True,
         ui={"default": 0, "help": "Cycles per test; 0 cycles until stopped."}))
     leaks: tuple[str, ...] = field(default=(), metadata=cli(
-        "Enable a fault in the bundled server (repeatable).", flag="--leak", multiple=True, choices=fault_names))
+        "Enable a fault in the bundled server (repeatable).", flag="--leak", multiple=True, choices=fault_names,
+        commands=TRY))
     server_cmd: str | None = field(default=None, metadata=cli(
-        'Start your server: "CMD ... {port}" ({llm_url} too, with --fake-llm).'))
-    target: str | None = field(default=None, metadata=cli("A server already running: ws://HOST:PORT/PATH."))
+        'Start your server: "CMD ... {port}" ({llm_url} too, with --fake-llm).', commands=TRY))
+    target: str | None = field(default=None, metadata=cli(
+        "A server already running: ws://HOST:PORT/PATH.", commands=TRY))
     pid: int | None = field(default=None, metadata=cli("With --target: the server process to sample.", type=int))
     metrics_url: str | None = field(default=None, metadata=cli("Prometheus endpoint of your server ({port} allowed)."))
     metrics: tuple[str, ...] = field(default=(), metadata=cli(
         "Track only figures matching this regex (repeatable).", flag="--metric", multiple=True))
-    ws_path: str = field(default=CHAT_PATH, metadata=cli("With --server-cmd: the chat path.", show_default=True))
+    ws_path: str = field(default=CHAT_PATH, metadata=cli(
+        "With --server-cmd: the chat path.", show_default=True, commands=TRY))
+    protocol: str = field(default=OLV, metadata=cli(
+        "The chat protocol: olv (Open-LLM-VTuber's, the bundled server's), json, or a profile file (.toml); "
+        "`harness try` checks one.", show_default=True, commands=TRY))
     fake_llm: bool = field(default=False, metadata=cli(
-        "Start `harness fake-llm` too and sample its prompt sizes.", is_flag=True))
+        "Start `harness fake-llm` too and sample its prompt sizes.", is_flag=True, commands=TRY))
     ready_timeout: float = field(default=READY_TIMEOUT_S, metadata=cli(
-        "Seconds for the server to start listening.", show_default=True))
+        "Seconds for the server to start listening.", show_default=True, commands=TRY))
     inspect: str = field(default="", metadata=cli(  # "", "on" or "alloc": the census agent inside the server
         "See inside a Python or Node --server-cmd server: tasks, objects, containers, listeners, threads "
         "(always on for the bundled server); --inspect=alloc adds tracemalloc's growing lines (Python).",
@@ -90,7 +99,7 @@ class RunOptions:
     settle_timeout: float = field(default=SETTLE_TIMEOUT_S, metadata=cli(
         "Seconds to wait for the server to report no clients.", show_default=True, commands=("run",)))
     reply_timeout: float = field(default=REPLY_TIMEOUT_S, metadata=cli(
-        "Seconds a reply may take before the session fails.", show_default=True, commands=("run",)))
+        "Seconds a reply may take before the session fails.", show_default=True, commands=("run", "try")))
     stop_early: bool = field(default=False, metadata=cli(
         "Stop as soon as a failing verdict can no longer change.", is_flag=True, commands=("run",)))
     drain: float = field(default=5.0, metadata=cli(  # idle after the last wave until grown state is released
@@ -119,7 +128,18 @@ class RunOptions:
 
     def validate_target(self) -> None:
         """What `run` and `ui` both check."""
+        if self.protocol not in BUILT_IN_PROTOCOLS:
+            profile = Path(self.protocol)
+            if not profile.is_file():
+                raise UsageError(f"--protocol {self.protocol!r}: one of {', '.join(BUILT_IN_PROTOCOLS)}, "
+                                 "or a profile file (.toml) that exists")
+            self.protocol = str(profile.resolve())  # the Locust child reads it from run.json
+        if self.protocol != OLV and self.bundled:
+            raise UsageError(f"the bundled server speaks {OLV}; "
+                             f"--protocol {self.protocol} needs --server-cmd or --target")
         if self.scenario == PAGE:
+            if self.protocol != OLV:
+                raise UsageError(f"--scenario page is the bundled server's chat page, which speaks {OLV}")
             if not self.bundled:
                 raise UsageError("--scenario page drives the bundled server's chat page")
             if self.workers:

@@ -16,6 +16,7 @@ from harness.load.design import WaveDesign, design_note
 from harness.load.driver import CycleDriver
 from harness.load.launch import LocustProcess, start_locust
 from harness.load.page import PageSessions
+from harness.load.protocols import protocol_note, protocol_of
 from harness.observe.sampler import http_base, sampler_for
 from harness.options import PAGE, RunOptions, draw_seed
 from harness.report.summary import progress_line, write_reports
@@ -49,6 +50,7 @@ def run(
     """Run the whole job against the target and write the reports; `on_sample` sees each
     cycle's sample as it is judged (the selftest's CPU step starts on one)."""
     options.validate()
+    protocol = protocol_of(options)
     options.out.mkdir(parents=True, exist_ok=True)
     if options.seed is None:
         options.seed = draw_seed()
@@ -61,7 +63,10 @@ def run(
             write_meta(options.out, RunMeta(options, running.target, started=time.time()))
             workers = f" on {options.workers} Locust workers" if options.workers else ""
             echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {options.out}")
-            echo(design_note(options.scenario, options.users, options.cycles, options.warmup, options.seed))
+            if note := protocol_note(protocol):
+                echo(note)
+            echo(design_note(options.scenario, options.users, options.cycles, options.warmup, options.seed,
+                             protocol.behaviours))
             echo(plan_note(options.cycles, replace(config or Config(), warmup=options.warmup)))
             drive = drive_pages if options.scenario == PAGE else drive_locust
             cut_short = drive(options, running, progress)

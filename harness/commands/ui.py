@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.errors import EXIT_INCONCLUSIVE, interruption
 from harness.judge.verdict import judge
 from harness.load.launch import LocustProcess, locust_command
+from harness.load.protocols import protocol_of
 from harness.options import RunOptions, draw_seed
 from harness.report.summary import headline, write_reports
 from harness.rundir.records import RunMeta, RunStatus
@@ -43,6 +44,7 @@ def conclude_tests(base: Path, interrupted: str | None) -> bool:
 def serve_ui(options: RunOptions, echo: Echo, web_port: int = DEFAULT_WEB_PORT) -> int:
     """Run the UI until Ctrl-C (or SIGTERM, SIGHUP); then judge and report every run the
     UI started. Exit 3 if the signal cut a running test short, else 0."""
+    protocol_of(options)  # a bad profile, or a scenario it cannot express, stops here
     options.out.mkdir(parents=True, exist_ok=True)
     if options.seed is None:
         options.seed = draw_seed()

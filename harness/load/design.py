@@ -35,8 +35,10 @@ REST_WAVES = 3  # two of them repeat the wave before: the probe's term rests on 
 MIN_MIX_WAVES = points_needed(40, 0.01)
 
 
-def mix(users: int) -> list[str]:
-    return [MIX[k % len(MIX)] for k in range(users)]
+def mix(users: int, behaviours: tuple[str, ...] = BEHAVIOURS) -> list[str]:
+    """A standard-mix wave: MIX's proportions among the behaviours the protocol expresses."""
+    kept = [b for b in MIX if b in behaviours]
+    return [kept[k % len(kept)] for k in range(users)]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class WaveDesign:
     warmup: int
     seed: int = 0
     blocks: bool = True  # False: the standard mix in every wave (a run too short for blocks)
+    behaviours: tuple[str, ...] = BEHAVIOURS  # what the protocol expresses (protocols/__init__.py)
 
     @property
     def attributes(self) -> bool:
@@ -56,7 +59,7 @@ class WaveDesign:
 
     def round_of(self, index: int) -> list[str]:
         """Round `index` (0-based), one entry per wave: a behaviour, 'mix' or 'rest'."""
-        units = [REST, *BEHAVIOURS]
+        units = [REST, *self.behaviours]
         random.Random(f"{self.seed}:{index}").shuffle(units)
         waves: list[str] = []
         for unit in units:
@@ -65,7 +68,7 @@ class WaveDesign:
 
     @property
     def round_length(self) -> int:
-        return REST_WAVES + len(BEHAVIOURS) * (1 + BLOCK_WAVES)
+        return REST_WAVES + len(self.behaviours) * (1 + BLOCK_WAVES)
 
     def kind(self, cycle: int) -> str:
         """'mix', 'rest' or the behaviour that runs alone in this cycle (1-based)."""
@@ -80,7 +83,7 @@ class WaveDesign:
         """The behaviour of each session of this cycle's wave."""
         kind = self.kind(cycle)
         if kind == "mix":
-            return mix(self.users)
+            return mix(self.users, self.behaviours)
         if kind == REST:
             return []
         return [kind] * self.users
@@ -103,33 +106,36 @@ class WaveDesign:
         return None
 
 
-def cycles_to_attribute(scenario: str, users: int, seed: int, warmup: int | None) -> int:
+def cycles_to_attribute(scenario: str, users: int, seed: int, warmup: int | None,
+                        behaviours: tuple[str, ...] = BEHAVIOURS) -> int:
     """The fewest cycles of a run (its warm-up following --cycles) whose leaks are attributable."""
     cycles = 2
     while cycles < 200:
-        design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed)
+        design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed, behaviours=behaviours)
         if design.attribution_gap(cycles) is None:
             break
         cycles += 1
     return cycles
 
 
-def plan(scenario: str, users: int, cycles: int, warmup: int | None, seed: int) -> WaveDesign:
+def plan(scenario: str, users: int, cycles: int, warmup: int | None, seed: int,
+         behaviours: tuple[str, ...] = BEHAVIOURS) -> WaveDesign:
     """The design of a run of `cycles` planned cycles (0: until stopped). A run too short for
     every behaviour's block runs the standard mix in every wave, as its detection needs."""
-    design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed)
+    design = WaveDesign(scenario, users, warmup_of(warmup, cycles), seed, behaviours=behaviours)
     if scenario == MIXED and cycles > 0 and design.attribution_gap(cycles) is not None:
-        return WaveDesign(scenario, users, design.warmup, seed, blocks=False)
+        return WaveDesign(scenario, users, design.warmup, seed, blocks=False, behaviours=behaviours)
     return design
 
 
-def design_note(scenario: str, users: int, cycles: int, warmup: int | None, seed: int) -> str:
+def design_note(scenario: str, users: int, cycles: int, warmup: int | None, seed: int,
+                behaviours: tuple[str, ...] = BEHAVIOURS) -> str:
     """What the run's design is, said once at its start; and whether it can attribute."""
     if scenario != MIXED:
         return f"'{scenario}' alone in every wave: attribution to behaviours is moot"
-    design = plan(scenario, users, cycles, warmup, seed)
+    design = plan(scenario, users, cycles, warmup, seed, behaviours)
     if not design.blocks:
-        needed = cycles_to_attribute(scenario, users, seed, warmup)
+        needed = cycles_to_attribute(scenario, users, seed, warmup, behaviours)
         return (f"{cycles} cycles are too short for the wave design (it needs {needed} to attribute leaks to "
                 f"behaviours): every wave runs the standard mix, where a leak one behaviour causes and another "
                 f"clears can hide; --cycles {needed} or more runs each behaviour alone in turn")

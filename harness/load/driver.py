@@ -18,8 +18,9 @@ import numpy as np
 
 from harness.errors import TargetError, WorkerLost
 from harness.judge.series import IGNORED
-from harness.load.client import ChatClient, SessionError
+from harness.load.client import SessionError
 from harness.load.design import WaveDesign
+from harness.load.protocols import OLV, Protocol
 from harness.observe.control import ControlMeter
 from harness.observe.sampler import Sampler
 from harness.options import REPLY_TIMEOUT_S
@@ -84,9 +85,9 @@ def summarize(values: list[float]) -> StepLatency | None:
     )
 
 
-def run_probe(url: str, timeout: float = REPLY_TIMEOUT_S) -> Probe:
+def run_probe(url: str, timeout: float = REPLY_TIMEOUT_S, protocol: Protocol = OLV) -> Probe:
     """One fresh client, one fixed text turn, alone on the quiet server."""
-    client = ChatClient(url, timeout=timeout)
+    client = protocol.session(url, timeout, None)
     try:
         connect_ms = client.connect()
         timing = client.turn(PROBE_TEXT)

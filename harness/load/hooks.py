@@ -24,6 +24,7 @@ from harness.judge.rules import warmup_of
 from harness.judge.verdict import judge
 from harness.load.design import plan as design_plan
 from harness.load.driver import CycleDriver, WaveResult, run_probe
+from harness.load.protocols import protocol_for
 from harness.load.wave import WAVE, MasterWaves, worker_wave
 from harness.observe.sampler import http_base, sampler_for
 from harness.options import CHAT_PATH, RunOptions, default_out, draw_seed
@@ -134,11 +135,11 @@ class DriverGreenlet:
         self.plan = plan_for(environment)
 
     def local_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
-        WAVE.start(behaviours, self.plan.options.reply_timeout)
+        WAVE.start(behaviours, self.plan.options.reply_timeout, self.plan.options.protocol)
         return WAVE.collect(parsed_options(self.environment).wave_timeout)
 
     def distributed_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
-        return MASTER_WAVES[0].run_wave(cycle, behaviours, self.plan.options.reply_timeout)
+        return MASTER_WAVES[0].run_wave(cycle, behaviours, self.plan.options.reply_timeout, self.plan.options.protocol)
 
     def start(self) -> None:
         gevent.spawn(self.drive)
@@ -156,14 +157,16 @@ class DriverGreenlet:
                 BOARD.add(sample)
 
         distributed = isinstance(environment.runner, MasterRunner)
+        protocol = protocol_for(options.protocol)  # checked by the command that wrote run.json
         sampler = sampler_for(plan.target, options.settle_timeout,
                               alloc_from=warmup_of(options.warmup, options.cycles) + 1)
         driver = CycleDriver(
             cycles=cycles,
-            design=design_plan(options.scenario, plan.users, options.cycles, options.warmup, options.seed or 0),
+            design=design_plan(options.scenario, plan.users, options.cycles, options.warmup, options.seed or 0,
+                               protocol.behaviours),
             run_wave=self.distributed_wave if distributed else self.local_wave,
             sampler=sampler,
-            probe=lambda: run_probe(plan.target.ws_url, options.reply_timeout),
+            probe=lambda: run_probe(plan.target.ws_url, options.reply_timeout, protocol),
             control=sampler.control_meter(),
             log=SampleLog(plan.run_dir),
             on_cycle=on_cycle,

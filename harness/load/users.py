@@ -9,7 +9,8 @@ from locust import User, constant, task
 
 from harness.load import hooks  # noqa: F401 - registers the cycle driver's event listeners
 from harness.load.behaviours import BY_NAME
-from harness.load.client import ChatClient, SessionError
+from harness.load.client import SessionError
+from harness.load.protocols import protocol_for
 from harness.load.wave import WAVE
 
 DEFAULT_HOST = hooks.DEFAULT_HOST
@@ -29,7 +30,7 @@ class ChatUser(User):
         name = WAVE.take()
         if name is None:
             return
-        client = ChatClient(self.host or DEFAULT_HOST, timeout=WAVE.reply_timeout)
+        client = protocol_for(WAVE.protocol).session(self.host or DEFAULT_HOST, WAVE.reply_timeout, None)
         behaviour = BY_NAME[name]
         reason: str | None = None
         started = time.perf_counter()

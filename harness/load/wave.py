@@ -31,12 +31,14 @@ class Wave:
         self.finished.set()
         self.expected = 0
         self.reply_timeout = RunOptions.reply_timeout
+        self.protocol = RunOptions.protocol  # --protocol: a built-in name or a profile's path
         self.result = WaveResult()
 
-    def start(self, behaviours: list[str], reply_timeout: float) -> None:
+    def start(self, behaviours: list[str], reply_timeout: float, protocol: str = RunOptions.protocol) -> None:
         count = len(behaviours)
         self.expected = count
         self.reply_timeout = reply_timeout
+        self.protocol = protocol
         self.result = WaveResult(Sessions(attempted=count))
         self.finished.clear()
         for name in behaviours:
@@ -98,7 +100,8 @@ class MasterWaves:
         if self.expected <= set(self.results):
             self.done.set()
 
-    def run_wave(self, cycle: int, behaviours: list[str], reply_timeout: float) -> WaveResult:
+    def run_wave(self, cycle: int, behaviours: list[str], reply_timeout: float,
+                 protocol: str = RunOptions.protocol) -> WaveResult:
         runner = self.environment.runner
         assert isinstance(runner, MasterRunner)
         assert self.environment.parsed_options is not None
@@ -111,7 +114,8 @@ class MasterWaves:
         first = 0
         for worker, count in zip(workers, shares(len(behaviours), len(workers)), strict=True):
             runner.send_message("harness-wave", {"cycle": cycle, "behaviours": behaviours[first:first + count],
-                                                 "timeout": timeout, "reply_timeout": reply_timeout},
+                                                 "timeout": timeout, "reply_timeout": reply_timeout,
+                                                 "protocol": protocol},
                                 client_id=worker)
             first += count
         deadline = time.monotonic() + timeout + 30
@@ -134,7 +138,8 @@ def worker_wave(environment: Environment, msg: Any, **_: Any) -> None:
     data = msg.data
 
     def go() -> None:
-        WAVE.start(list(data["behaviours"]), data.get("reply_timeout", RunOptions.reply_timeout))
+        WAVE.start(list(data["behaviours"]), data.get("reply_timeout", RunOptions.reply_timeout),
+                   data.get("protocol", RunOptions.protocol))
         result = WAVE.collect(data["timeout"])
         logger.info("cycle %s: ran %d of %d sessions (%d failed)", data["cycle"],
                     result.sessions.completed, len(data["behaviours"]), result.sessions.failed)
