@@ -97,6 +97,17 @@ def ui(out: Path | None, web_port: int, **given: Any) -> int:
     return serve_ui(options, echo, web_port)
 
 
+@cli.command(name="try")
+@run_options("try")
+def try_(**given: Any) -> int:
+    """One session of each behaviour, printing every frame: does the protocol fit the server?
+
+    Run it first on your own server, with --server-cmd or --target and --protocol."""
+    from harness.commands.tryout import try_protocol
+
+    return try_protocol(RunOptions(**given), echo)
+
+
 @cli.command()
 @click.option("--master-host", required=True, help="Where `harness run --workers` or `locust --master` runs.")
 @click.option("--master-port", default=5557, show_default=True)
