@@ -31,6 +31,9 @@ logger = logging.getLogger("harness.load.driver")
 
 PROBE_TEXT = "Probe: please reply as usual."
 DRAIN_INTERVAL_S = 0.25  # between drain samples, on top of the sample's own idle-CPU window
+DRAIN_FALLING_MAX_S = 60.0  # past --drain, a level still falling is waited for, up to this in all
+DRAIN_FALL_WINDOW_S = 2.0  # "still falling": below where it was this long ago,
+DRAIN_FALL_SHARE = 0.05  # by this share of what it held above its idle level
 CUMULATIVE = ("_total", "_created", "_count", "_sum", "_bucket")
 
 
@@ -101,6 +104,23 @@ def run_probe(url: str, timeout: float = REPLY_TIMEOUT_S, protocol: Protocol = O
         return Probe(ok=False, error=str(exc))
     finally:
         client.close()
+
+
+def falling(history: list[tuple[float, dict[str, float]]], held: list[str], since: float,
+            idle: dict[str, float]) -> bool:
+    """Whether any held level is being released: now below where it stood at `since` by at
+    least DRAIN_FALL_SHARE of what it then held above its idle level (and by a whole unit), so a
+    count that jitters by one on a leak does not keep the drain going."""
+    if len(history) < 2 or history[0][0] > since:
+        return True  # too early to tell: keep sampling
+    before = next(figures for at, figures in reversed(history) if at <= since)
+    now = history[-1][1]
+    for name in held:
+        if name in before:
+            drop, above = before[name] - now.get(name, 0.0), before[name] - idle.get(name, 0.0)
+            if drop >= max(1.0, DRAIN_FALL_SHARE * above):
+                return True
+    return False
 
 
 class Stopped(Exception):
@@ -228,18 +248,25 @@ class CycleDriver:
         """After the last wave, idle and re-sample until every level that moved under load and
         is above where it was before the first client is back there, or `drain_s` pass. State
         held for a while (a reconnect grace, a lazy sweep) is released then, however flat it
-        looked until its hold ran out; a leak is not. Levels that never moved after the warm-up
-        (a pool made for the first client) are not waited for. The judge reads drain.jsonl
-        (judge/drain.py)."""
+        looked until its hold ran out; a leak is not. Past `drain_s`, a held level that is
+        still falling (each session's state timing out in turn, as Engine.IO's ping tasks do
+        after 25 s) is waited for, up to DRAIN_FALLING_MAX_S in all; one that stands still is
+        not. Levels that never moved after the warm-up (a pool made for the first client) are
+        not waited for. The judge reads drain.jsonl (judge/drain.py)."""
         if self.drain_s <= 0 or self.drain_log is None or self.last is None:
             return
         ended = self.last.time + self.last.wave_s  # when the last wave's sessions had all left
-        deadline = time.monotonic() + self.drain_s
+        started = time.monotonic()
+        deadline, cap = started + self.drain_s, started + max(self.drain_s, DRAIN_FALLING_MAX_S)
+        history: list[tuple[float, dict[str, float]]] = [(started, levels(self.last))]
         taken = 0
-        while time.monotonic() < deadline and not self.stop_requested():
+        while not self.stop_requested():
             held = [name for name, value in levels(self.last).items()
                     if name in self.moved and value > self.idle.get(name, 0.0)]
             if not held and taken:
+                break
+            now = time.monotonic()
+            if now >= deadline and (now >= cap or not falling(history, held, now - DRAIN_FALL_WINDOW_S, self.idle)):
                 break
             time.sleep(DRAIN_INTERVAL_S)
             try:
@@ -252,6 +279,7 @@ class CycleDriver:
                                     census=observation.census, instruments_failed=observation.failed,
                                     drain_after_s=round(time.time() - ended, 3))
             self.drain_log.append(self.last)
+            history.append((time.monotonic(), levels(self.last)))
             taken += 1
         logger.info("drain: %d samples over %.1f s after the last wave", taken, self.last.drain_after_s or 0.0)
 

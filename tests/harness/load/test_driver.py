@@ -85,3 +85,35 @@ def test_a_warning_of_the_sample_before_the_first_wave_is_said_with_the_first_cy
     samples, _ = parse_lines(tmp_path / "samples.jsonl", (tmp_path / "samples.jsonl").read_bytes(), 1)
     assert samples[0].warnings == ["metrics did not return parseable figures"]
     assert all(not s.warnings for s in samples[1:])
+
+
+class StaggeredServer(HeldServer):
+    """Each wave half a second after the one before, each client's state held `hold` seconds
+    after it left: released wave by wave, in turn (as Engine.IO's ping tasks time out)."""
+
+    def run_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
+        time.sleep(0.5)
+        return super().run_wave(cycle, behaviours)
+
+
+def test_past_the_drain_time_a_level_still_falling_is_waited_for_until_it_is_back(tmp_path):
+    drained = drive(tmp_path, StaggeredServer(hold=4.0), drain=1.0)
+    assert drained[-1].server["held"] == 0.0, [(s.drain_after_s, s.server["held"]) for s in drained]
+    assert 2.0 < (drained[-1].drain_after_s or 0) < 8.0
+
+
+class JitteringLeak(HeldServer):
+    """State never released, its count jittering by one from sample to sample."""
+
+    def sample(self, cycle: bool = True) -> Observation:
+        observation = super().sample(cycle)
+        self.flip = not getattr(self, "flip", False)
+        observation.server["held"] += 1.0 if self.flip else 0.0
+        return observation
+
+
+def test_a_leak_whose_count_jitters_is_not_waited_for_past_the_drain_time(tmp_path):
+    started = time.monotonic()
+    drained = drive(tmp_path, JitteringLeak(hold=None), drain=1.0)
+    assert time.monotonic() - started < 8.0  # the drain stopped near its 2 s window, not the 60 s cap
+    assert all(s.server["held"] >= 18.0 for s in drained)
