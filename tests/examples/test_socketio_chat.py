@@ -35,19 +35,24 @@ def test_try_says_each_profile_works(profile: str, works: str, reply: str, capsy
     assert "audio_drop: left out (the protocol sends no mic audio" in out
 
 
-def run(tmp_path: Path, name: str, *flags: str) -> tuple[int, dict]:
+def run(tmp_path: Path, name: str, *flags: str, drain: str = "5") -> tuple[int, dict]:
     pytest.importorskip("aiohttp")
     out = tmp_path / name
     code = main(["run", "--cycles", "50", "--server-cmd", f"{SERVER} {' '.join(flags)}",
                  "--protocol", str(EXAMPLE / "profile.toml"), "--metrics-url", "http://127.0.0.1:{port}/metrics",
-                 "--inspect", "--out", str(out)])
+                 "--inspect", "--drain", drain, "--out", str(out)])
     return code, json.loads((out / "summary.json").read_text())
 
 
-def test_the_fixed_server_passes(tmp_path: Path) -> None:
-    code, result = run(tmp_path, "fixed")
+def test_the_fixed_server_passes_once_its_ping_tasks_time_out(tmp_path: Path) -> None:
+    """python-engineio keeps each closed socket's ping task asleep for its ping interval (25 s):
+    with a drain that long the run sees them released; a 5 s drain could not tell them from a
+    leak in a run shorter than 25 s (test_bounded.py's 30 s hold is the same case)."""
+    code, result = run(tmp_path, "fixed", drain="30")
     assert code == EXIT_PASS, result["caught_by"]
     assert result["session_failures"] == {}
+    ping = result["metrics"]["census.tasks:AsyncSocket._send_ping @ engineio/async_socket.py:137"]
+    assert ping["verdict"] == "pass" and 5 < ping["drain"]["released_after_s"] < 30, ping["reason"]
 
 
 def test_a_membership_and_a_listener_kept_per_socket_fail_naming_both(tmp_path: Path) -> None:
