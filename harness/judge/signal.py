@@ -28,6 +28,9 @@ CENSUS_KINDS = {
     "threads": "threads",
     "handles": "active handles",
     "listeners": "listeners of",
+    "sockets": "socket.io sockets of namespace",
+    "rooms": "socket.io rooms of namespace",
+    "room": "members of socket.io room",
 }
 # Prometheus series that are parts of a histogram or a counter's companions, not levels.
 _CUMULATIVE_SUFFIXES = ("_total", "_created", "_count", "_sum", "_bucket")

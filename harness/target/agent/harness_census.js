@@ -11,6 +11,9 @@
 //                                (<module>.(closure).<binding>: of a call's scope, one per call)
 //   listeners:<emitter> on '<e>' listeners per event of the server's own EventEmitters
 //                                (named as above), and of http / ws / socket.io servers
+//   sockets:<namespace>          socket.io: sockets connected to each namespace
+//   rooms:<namespace>            socket.io: rooms of each namespace, less each socket's own
+//   room:<room>[ in <namespace>] socket.io: members of each of those rooms
 // Node has one thread: a census stalls the event loop for as long as it takes, and says so
 // (loop_ms). Map and Set entries whose key and value are both small integers hold no heap
 // object and are not seen.
@@ -108,6 +111,40 @@ class Snapshot {
     return -1;
   }
 
+  // [key node, value node] of each entry of a Map whose keys and values are heap objects.
+  *pairs(i) {
+    const table = this.edge(i, "table");
+    if (table < 0) return;
+    const slots = new Map();
+    let low = Infinity;
+    for (const [, name, to] of this.out(table)) {
+      if (typeof name === "string" && /^\d+$/.test(name)) { slots.set(+name, to); if (+name < low) low = +name; }
+    }
+    for (const [slot, to] of slots) {
+      if ((slot - low) % 3 === 0 && slots.has(slot + 1)) yield [to, slots.get(slot + 1)];
+    }
+  }
+
+  // socket.io's view of a Namespace: its name, its sockets, and its rooms (room -> members),
+  // less the room each socket has of its own; or null for any other object.
+  namespace(i) {
+    const nameNode = this.edge(i, "name");
+    const adapter = this.edge(i, "adapter");
+    const socketsMap = this.edge(i, "sockets");
+    if (nameNode < 0 || adapter < 0 || socketsMap < 0 || this.type(nameNode) !== "string") return null;
+    const own = new Set();
+    for (const [key] of this.pairs(socketsMap)) own.add(this.name(key));
+    const rooms = {};
+    const roomsMap = this.edge(adapter, "rooms");
+    if (roomsMap >= 0) {
+      for (const [key, members] of this.pairs(roomsMap)) {
+        const room = this.name(key);
+        if (!own.has(room)) rooms[room] = Math.max(0, this.entries(members));
+      }
+    }
+    return { name: this.name(nameNode), sockets: own.size, rooms };
+  }
+
   // {event: listeners} of an EventEmitter, or null.
   listeners(i) {
     const events = this.edge(i, "_events");
@@ -131,30 +168,35 @@ class Snapshot {
 
 const LIBRARY_EMITTERS = new Set(["Server", "WebSocketServer", "Namespace"]);
 let session = null;
-// A heap snapshot's cost per MB of live heap: a prior, then the median of what the last few
-// took (one slowed by the machine must not refuse the next, as the last one's alone would).
-// The heap to be walked is the live one: V8's used size also counts garbage not yet
-// collected (the last census's own parse, tens of MB on an idle server), which the
-// snapshot's collection frees first. So the estimate takes the live heap the last
-// snapshot found, allowing it to have grown by half, or the used size if that is less.
-const costs = [];
-let lastLiveMb = null;
-function msPerMb() {
-  if (!costs.length) return 80;
-  const sorted = [...costs].sort((a, b) => a - b);
+// What the next snapshot will take, from what the last three took (their median, with their
+// parse: one slowed by a busy machine does not refuse the next), allowing a quarter more for
+// a heap that grew since; before the first, a prior per MB of used heap. A
+// snapshot's time is not proportional to any heap size V8 reports: a fixed part dominates a
+// small heap, and the used size counts garbage the snapshot's collection frees first (the
+// last census's own parse, tens of MB on an idle server), so scaling a cost per MB refused
+// censuses that would have taken a fifth of the budget. After REFUSALS_BEFORE_RETRY refusals
+// in a row one is tried again, so a heap that shrank is seen again.
+const PRIOR_MS_PER_MB = 80;
+const GROWTH = 1.25;
+const REFUSALS_BEFORE_RETRY = 5;
+const took = [];  // ms, the last three snapshots
+let refusals = 0;
+
+function typical() {
+  const sorted = [...took].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-// A snapshot cannot be cut short once begun, and stalls the only thread: one that would
-// overrun the budget is not begun, and the census fails saying so (the run counts it).
 function takeSnapshot(budgetMs) {
-  const usedMb = require("v8").getHeapStatistics().used_heap_size / 1e6;
-  const heapMb = Math.max(1, lastLiveMb === null ? usedMb : Math.min(usedMb, 1.5 * lastLiveMb));
-  const expected = msPerMb() * heapMb;
-  if (expected > budgetMs) {
-    throw new Error(`heap snapshot not taken: the ${heapMb.toFixed(0)} MB heap would take about ` +
-      `${(expected / 1000).toFixed(1)} s, over the census budget of ${(budgetMs / 1000).toFixed(1)} s`);
+  const usedMb = Math.max(1, require("v8").getHeapStatistics().used_heap_size / 1e6);
+  const expected = took.length ? GROWTH * typical() : PRIOR_MS_PER_MB * usedMb;
+  if (expected > budgetMs && refusals < REFUSALS_BEFORE_RETRY) {
+    refusals++;
+    throw new Error(`heap snapshot not taken: it would take about ${(expected / 1000).toFixed(1)} s ` +
+      `(${took.length ? `recent ones took ${(typical() / 1000).toFixed(1)} s` : "a first estimate"}; ` +
+      `${usedMb.toFixed(0)} MB of heap in use), over the census budget of ${(budgetMs / 1000).toFixed(1)} s`);
   }
+  refusals = 0;
   const started = Date.now();
   const inspector = require("inspector");
   if (session === null) {
@@ -173,10 +215,8 @@ function takeSnapshot(budgetMs) {
   }
   if (failure) throw new Error(`heap snapshot failed: ${failure.message || failure}`);
   const snapshot = new Snapshot(JSON.parse(chunks.join("")));
-  const took = Date.now() - started;  // the snapshot and its parse: what the loop waits for
-  lastLiveMb = Math.max(1, snapshot.liveBytes / 1e6);
-  costs.push(Math.max(1, took / lastLiveMb));
-  if (costs.length > 5) costs.shift();
+  took.push(Date.now() - started);  // the snapshot and its parse: what the loop waits for
+  if (took.length > 3) took.shift();
   return snapshot;
 }
 
@@ -247,7 +287,17 @@ function census(budgetMs) {
       const listeners = snapshot.listeners(i);
       if (listeners) for (const [event, n] of Object.entries(listeners)) add(groups, `listeners:${name} on '${event}'`, n);
     }
+    if (name === "Namespace") {  // socket.io: sockets, and the members of each room not a socket's own
+      const nsp = snapshot.namespace(i);
+      if (nsp) {
+        const where = nsp.name === "/" ? "" : ` in ${nsp.name}`;
+        add(groups, `sockets:${nsp.name}`, nsp.sockets);
+        add(groups, `rooms:${nsp.name}`, Object.keys(nsp.rooms).length);
+        for (const [room, n] of Object.entries(nsp.rooms)) add(groups, `room:${room}${where}`, n);
+      }
+    }
   }
+  notes.push(`heap snapshot of ${(snapshot.liveBytes / 1e6).toFixed(1)} MB live in ${Math.round(snapshotMs)} ms`);
   if (skipped) notes.push(`stopped at its ${budgetMs} ms budget: ${skipped} of ${snapshot.count} heap nodes not walked`);
   const took = elapsed();
   return {

@@ -74,9 +74,9 @@ def test_a_node_that_did_not_load_the_agent_is_explained(tmp_path: Path, capsys)
 
 
 def test_a_snapshot_that_would_overrun_the_budget_is_not_taken_and_the_census_goes_on() -> None:
-    """The agent estimates a snapshot's time from what the last few cost per MB of heap (a
-    prior of 80 ms per MB before the first): one that would overrun the census budget is
-    refused, saying so, and a census within budget after it is taken, again and again."""
+    """The agent estimates a snapshot's time from what the last few took (a prior of 80 ms per
+    MB of used heap before the first): one that would overrun the census budget is refused,
+    saying so, and a census within budget after it is taken, again and again."""
     plan = CensusPlan()
     env = {**os.environ, **plan.env()}
     server = subprocess.Popen(["node", str(NODE_CHAT), "0"], env=env, stdout=subprocess.DEVNULL,
@@ -84,8 +84,8 @@ def test_a_snapshot_that_would_overrun_the_budget_is_not_taken_and_the_census_go
     try:
         found = plan.find(server.pid, timeout=10)
         assert found.url and found.token, found.note
-        with pytest.raises(CensusError, match=r"heap snapshot not taken: the \d+ MB heap would take about .* "
-                                              r"over the census budget of 0\.1 s"):
+        with pytest.raises(CensusError, match=r"heap snapshot not taken: it would take about [\d.]+ s \(a first "
+                                              r"estimate; \d+ MB of heap in use\), over the census budget of 0\.1 s"):
             CensusClient(found.url, found.token, budget=0.1).take()
         roomy = CensusClient(found.url, found.token, budget=5.0)
         taken = [roomy.take() for _ in range(6)]
