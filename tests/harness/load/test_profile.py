@@ -63,7 +63,8 @@ GOOD_TURN = '[turn]\nsend = { type = "m", text = "{text}" }\nfirst_token = { typ
     (GOOD_TURN + '[audio]\nchunk = 10\n', r"p\.toml, line 5: audio: send .* or binary = true"),
     (GOOD_TURN + '[audio]\nbinary = true\nchunk = 0\n', r"p\.toml, line 7: audio\.chunk: a positive number"),
     ('colour = "red"\n' + GOOD_TURN, r"p\.toml, line 1: colour: unknown key"),
-    (GOOD_TURN.replace('{ type = "t" }', '{ text = { regex = "(" } }'), r"p\.toml, line 3: turn\.first_token: bad regex"),
+    (GOOD_TURN.replace('{ type = "t" }', '{ text = { regex = "(" } }'),
+     r"p\.toml, line 3: turn\.first_token: bad regex"),
     ('path = "chat"\n' + GOOD_TURN, r"p\.toml, line 1: path: a path starting with /"),
 ])
 def test_a_bad_profile_names_the_key_and_its_line(text: str, message: str) -> None:
