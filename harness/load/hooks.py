@@ -27,7 +27,7 @@ from harness.load.driver import CycleDriver, WaveResult, run_probe
 from harness.load.protocols import protocol_for
 from harness.load.wave import WAVE, MasterWaves, worker_wave
 from harness.observe.sampler import http_base, sampler_for
-from harness.options import CHAT_PATH, RunOptions, default_out, draw_seed
+from harness.options import BUILT_IN_PROTOCOLS, CHAT_PATH, RunOptions, default_out, draw_seed
 from harness.report.summary import progress_line, write_reports
 from harness.report.webui import LeaksBoard
 from harness.report.webui import install as install_leaks_tab
@@ -61,6 +61,8 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--reply-timeout", type=float, default=DEFAULTS.reply_timeout)
     group.add_argument("--wave-timeout", type=float, default=120.0)
     group.add_argument("--seed", type=int, default=0, help="the wave design's seed (default: drawn at start)")
+    group.add_argument("--protocol", default=DEFAULTS.protocol,
+                       help="olv, json, or a profile file (.toml): how the sessions speak to --host")
 
 
 def parsed_options(environment: Environment) -> Any:
@@ -85,7 +87,9 @@ def plan_from_flags(environment: Environment) -> tuple[RunOptions, Target]:
                          scenario=scenario_name(environment), target=host,
                          settle_timeout=parsed.settle_timeout, reply_timeout=parsed.reply_timeout,
                          metrics=tuple(parsed.metric), pid=parsed.server_pid or None,
-                         seed=parsed.seed or draw_seed())
+                         seed=parsed.seed or draw_seed(),
+                         protocol=parsed.protocol if parsed.protocol in BUILT_IN_PROTOCOLS
+                         else str(Path(parsed.protocol).resolve()))
     target = Target(
         ws_url=host,
         pid=parsed.server_pid or None,
