@@ -1,7 +1,7 @@
 """The protocols the harness speaks: each gives a session of one client (connect, a turn
-timed to its first token and its end, interrupt, heartbeat, audio, close, drop), the
-behaviours it can express and its standard mix. `--protocol` picks one: `olv` (the bundled
-server's, Open-LLM-VTuber's; the default), `json` (a JSON chat: {"type": "message", "text"}
+timed to its first token and its end, interrupt, heartbeat, audio, close, drop) and the
+behaviours it can express (the wave design's standard mix keeps its proportions among them).
+`--protocol` picks one: `olv` (the bundled server's, Open-LLM-VTuber's; the default), `json` (a JSON chat: {"type": "message", "text"}
 in, "token" frames and a "done" out), or a TOML profile file (profile.py) of a JSON-, text-
 or Socket.IO-framed chat (framed.py, sio.py).
 
@@ -24,9 +24,9 @@ from harness.errors import UsageError
 from harness.load.client import ChatClient, TurnTiming
 from harness.load.protocols.framed import FramedClient, Trace
 from harness.load.protocols.profile import Profile, ProfileError, parse_profile, read_profile
-from harness.options import BEHAVIOURS, CHAT_PATH, MIXED, PAGE, RunOptions
+from harness.options import BEHAVIOURS, BUILT_IN_PROTOCOLS, CHAT_PATH, MIXED, PAGE, RunOptions
 
-__all__ = ["OLV", "Protocol", "ProfileError", "Session", "protocol_for", "protocol_of", "BUILT_IN"]
+__all__ = ["OLV", "Protocol", "ProfileError", "Session", "protocol_for", "protocol_of"]
 
 
 class Session(Interface):
@@ -113,9 +113,6 @@ def from_profile(profile: Profile, source: str = "") -> Protocol:
     return Protocol(profile.name, session, frozenset(can), profile.path, source)
 
 
-BUILT_IN = ("olv", "json")
-
-
 @cache
 def protocol_for(spec: str) -> Protocol:
     """The protocol `--protocol` names: a built-in name, or a profile file (ProfileError if bad)."""
@@ -125,7 +122,8 @@ def protocol_for(spec: str) -> Protocol:
         return from_profile(parse_profile(JSON_PROFILE, "json"))
     path = Path(spec)
     if path.suffix != ".toml" and not path.exists():
-        raise ProfileError(f"--protocol {spec!r}: one of {', '.join(BUILT_IN)}, or a profile file (.toml)")
+        choices = ", ".join(BUILT_IN_PROTOCOLS)
+        raise ProfileError(f"--protocol {spec!r}: one of {choices}, or a profile file (.toml)")
     return from_profile(read_profile(path), str(path.resolve()))
 
 
