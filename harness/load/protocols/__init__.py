@@ -1,9 +1,9 @@
 """The protocols the harness speaks: each gives a session of one client (connect, a turn
 timed to its first token and its end, interrupt, heartbeat, audio, close, drop) and the
 behaviours it can express (the wave design's standard mix keeps its proportions among them).
-`--protocol` picks one: `olv` (the bundled server's, Open-LLM-VTuber's; the default), `json` (a JSON chat: {"type": "message", "text"}
-in, "token" frames and a "done" out), or a TOML profile file (profile.py) of a JSON-, text-
-or Socket.IO-framed chat (framed.py, sio.py).
+`--protocol` picks one: `olv` (the bundled server's, Open-LLM-VTuber's; the default), `json`
+(a JSON chat: {"type": "message", "text"} in, "token" frames and a "done" out), or a TOML
+profile file (profile.py) of a JSON-, text- or Socket.IO-framed chat (framed.py, sio.py).
 
 A behaviour needs what its steps use: audio_drop an audio frame, interrupt_close an
 interrupt, page_session the page's own requests (only Open-LLM-VTuber has them). The others
