@@ -56,13 +56,18 @@ def test_fixed_page_fails_nothing(tmp_path: Path) -> None:
     ],
 )
 def test_each_page_leak_is_caught_and_named(tmp_path: Path, leak: str, named: set[str]) -> None:
-    """?leak=subscriptions and ?leak=connections fail the run, naming the page figure."""
+    """?leak=subscriptions and ?leak=connections fail the run, naming the page figure. Sockets a
+    tab leaves open are open on the server too, so its census may also see what each holds
+    (a CI run named asyncio's TimerHandles growing with them): nothing else may be caught."""
     out = tmp_path / leak
     argv = ["run", "--scenario", "page", "--page-leak", leak, "--cycles", "10", "--users", "3",
             "--stop-early", "--out", str(out)]
     assert main(argv) == EXIT_FAIL
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["caught_by"]) == named
+    caught = set(summary["caught_by"])
+    assert named <= caught, caught
+    others = caught - named
+    assert not others or (leak == "connections" and all(c.startswith("census.") for c in others)), caught
     assert summary["status"]["state"] == "decided"
 
 
