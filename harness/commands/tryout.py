@@ -7,6 +7,7 @@ and the frames that came instead.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -48,13 +49,23 @@ def try_protocol(options: RunOptions, echo: Echo) -> int:
     """Run each behaviour once; 0 if every one worked, 1 at the first that did not."""
     options.validate_target()
     protocol = protocol_of(options)
-    options.out = Path(tempfile.mkdtemp(prefix="harness-try-"))
-    with target_up(options, echo) as running:
-        url = running.target.ws_url
-        echo(f"protocol {protocol.name} on {url}")
-        for behaviour, why in protocol.left_out().items():
-            echo(f"  {behaviour}: left out ({why})")
-        return try_each(protocol, url, options.reply_timeout, echo)
+    options.out = Path(tempfile.mkdtemp(prefix="harness-try-"))  # the server's log, kept if anything failed
+    code = EXIT_FAIL
+    try:
+        with target_up(options, echo) as running:
+            url = running.target.ws_url
+            echo(f"protocol {protocol.name} on {url}")
+            for behaviour, why in protocol.left_out().items():
+                echo(f"  {behaviour}: left out ({why})")
+            code = try_each(protocol, url, options.reply_timeout, echo)
+    finally:
+        if code == 0:
+            shutil.rmtree(options.out, ignore_errors=True)
+        elif any(options.out.iterdir()):
+            echo(f"the server's output: {options.out}")
+        else:
+            options.out.rmdir()
+    return code
 
 
 def try_each(protocol: Protocol, url: str, timeout: float, echo: Echo) -> int:
