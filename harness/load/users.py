@@ -10,7 +10,7 @@ from locust import User, constant, task
 from harness.load import hooks  # noqa: F401 - registers the cycle driver's event listeners
 from harness.load.behaviours import BY_NAME
 from harness.load.client import SessionError
-from harness.load.protocols import protocol_for
+from harness.load.protocols import ProfileError, protocol_for
 from harness.load.wave import WAVE
 
 DEFAULT_HOST = hooks.DEFAULT_HOST
@@ -30,7 +30,13 @@ class ChatUser(User):
         name = WAVE.take()
         if name is None:
             return
-        client = protocol_for(WAVE.protocol).session(self.host or DEFAULT_HOST, WAVE.reply_timeout, None)
+        try:
+            protocol = protocol_for(WAVE.protocol)
+        except ProfileError as exc:  # a worker whose machine has no such profile: every session says so
+            self.fire("session", 0.0, exc)
+            WAVE.finish("bad protocol")
+            return
+        client = protocol.session(self.host or DEFAULT_HOST, WAVE.reply_timeout, None)
         behaviour = BY_NAME[name]
         reason: str | None = None
         started = time.perf_counter()
