@@ -10,11 +10,26 @@ line does and the series before it was flat. Attribution then fits only the wave
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 MIN_BEFORE = 3  # points before the onset (a flat stretch must be seen)
 MIN_AFTER = 6  # points after it (a growth must be seen, and attributed)
 BENT = 0.25  # the hinge leaves at most this share of the straight line's squared error
 FLAT = 0.2  # the slope before the onset is at most this share of the slope after it
+ALPHA = 0.01  # or the hinge's extra parameter is significant at this, over all corners tried
+
+
+def bent(hinge_sse: float, line_sse: float, n: int, corners: int) -> bool:
+    """Whether the hinge explains the series better than a line by more than chance: its
+    share of the line's error is small (BENT), or its one more parameter is significant (F
+    test, Bonferroni over the corners tried). The second holds where the growth after the
+    onset is uneven (probe-only waves pause it) and leaves both fits a large error."""
+    if hinge_sse <= BENT * line_sse:
+        return True
+    if hinge_sse <= 0 or n <= 3:
+        return hinge_sse < line_sse
+    f = (line_sse - hinge_sse) / (hinge_sse / (n - 3))
+    return float(stats.f.sf(f, 1, n - 3)) < ALPHA / corners
 
 
 def onset(y: np.ndarray) -> int | None:
@@ -47,7 +62,7 @@ def onset(y: np.ndarray) -> int | None:
     sse = float(yc @ yc) - slope * sxy
     best = int(np.argmin(sse))
     k = int(ks[best])
-    if slope[best] <= 0 or sse[best] > BENT * line_sse:
+    if slope[best] <= 0 or not bent(float(sse[best]), line_sse, n, len(ks)):
         return None
     before = np.polyfit(t[: k + 1], y[: k + 1], 1)[0] if k >= 1 else 0.0
     if abs(before) > FLAT * slope[best]:
@@ -58,4 +73,10 @@ def onset(y: np.ndarray) -> int | None:
     level = float(np.median(flat))
     tolerance = 3 * 1.4826 * float(np.median(np.abs(flat - level)))
     above = np.minimum.accumulate((y > level + tolerance)[::-1])[::-1]  # from here on, always above
-    return min(k + 1, int(np.argmax(above))) if above.any() else k + 1
+    if not above.any():
+        return k + 1
+    # A corner pulled early by uneven growth after it has flat points after it: then the first
+    # point that left the flat stretch for good is the onset, not the corner.
+    if y[k + 1] <= level + tolerance:
+        return int(np.argmax(above))
+    return min(k + 1, int(np.argmax(above)))

@@ -34,3 +34,15 @@ def test_no_onset_where_there_is_none(shape: list[float]) -> None:
 def test_too_short_or_gapped_has_none() -> None:
     assert onset(np.array([0.0, 0.0, 0.0, 5.0, 10.0])) is None
     assert onset(np.array([0.0] * 10 + [np.nan] + [float(i) for i in range(20)])) is None
+
+
+def test_an_onset_before_uneven_growth_is_found_where_the_level_left_its_flat_stretch() -> None:
+    """A CI run (seed 852656): flat for 8 cycles, then about 11 a cycle, paused by two runs of
+    probe-only waves. The pauses leave the hinge half the line's error, not a quarter, and
+    pull its corner two points early; the extra parameter is still significant, and the
+    onset is the first point that left the flat stretch for good."""
+    y = np.array([
+        0, 0, 0, 0, 0, 0, 0, 0, 10, 21, 32, 43, 54, 65, 76, 87, 98, 109, 120, 131, 142, 153, 164, 175, 176,
+        177, 178, 189, 200, 211, 222, 223, 224, 225, 236, 247, 258, 269, 280, 291, 302, 313, 324, 335, 346
+    ], dtype=float)
+    assert onset(y) == 8
