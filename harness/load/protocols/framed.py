@@ -7,7 +7,6 @@ with the same short reasons.
 from __future__ import annotations
 
 import json
-import socket
 import struct
 import time
 from collections.abc import Callable
@@ -15,8 +14,8 @@ from collections.abc import Callable
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
-from harness.load.client import MAX_FRAME_BYTES, SessionError, TurnTiming, now_ms
-from harness.load.protocols.profile import Frame, Match, Profile, fill
+from harness.load.client import MAX_FRAME_BYTES, SessionError, TurnTiming, cut, now_ms
+from harness.load.protocols.profile import Frame, Profile, fill
 from harness.options import REPLY_TIMEOUT_S
 
 Trace = Callable[[str, object, str], None]  # (direction "->" / "<-", frame, what it matched)
@@ -76,13 +75,8 @@ class FramedClient:
             self.ws.close()
 
     def drop_transport(self) -> None:
-        if self.ws is None:
-            return
-        try:
-            self.ws.socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.ws.close_socket()
+        if self.ws is not None:
+            cut(self.ws)
 
     # -- frames -------------------------------------------------------------------------
 
@@ -134,7 +128,8 @@ class FramedClient:
         hits += ["reply.when: answered" for when, _ in p.replies if when(frame)]
         return ", ".join(dict.fromkeys(hits))
 
-    def read_until(self, match: Match, what: str, timeout: float | None = None) -> list[Frame]:
+    def read_until(self, done: Callable[[Frame], bool], what: str, timeout: float | None = None) -> list[Frame]:
+        """Read frames until `done(frame)`; all frames read. A timeout says `what` never came."""
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         frames: list[Frame] = []
@@ -146,10 +141,10 @@ class FramedClient:
                 frame = self.recv(left)
             except SessionError as exc:
                 if exc.reason == "reply timeout":
-                    raise SessionError("reply timeout", f"no {what} ({match}) within {limit} s") from None
+                    raise SessionError("reply timeout", f"no {what} within {limit} s") from None
                 raise
             frames.append(frame)
-            if match(frame):
+            if done(frame):
                 return frames
 
     # -- the steps the behaviours take ----------------------------------------------------
@@ -162,7 +157,7 @@ class FramedClient:
         for frame in self.profile.connect_send:
             self.send(frame, "connect.send")
         for match in self.profile.connect_await:
-            self.read_until(match, "connect.await frame")
+            self.read_until(match, f"connect.await frame ({match})")
         return now_ms() - start
 
     def start_turn(self, text: str) -> float:
@@ -171,32 +166,24 @@ class FramedClient:
 
     def finish_turn(self, started_ms: float) -> TurnTiming:
         timing = TurnTiming()
-        deadline = time.monotonic() + self.timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                if left <= 0:
-                    raise SessionError("reply timeout", "")
-                frame = self.recv(left)
-            except SessionError as exc:
-                if exc.reason == "reply timeout":
-                    why = f"no turn.end ({self.profile.end}) within {self.timeout} s"
-                    raise SessionError("reply timeout", why) from None
-                raise
+
+        def seen(frame: Frame) -> bool:
             timing.frames.append(frame if isinstance(frame, dict) else {"text": frame})
             if timing.first_token_ms is None and self.profile.first_token(frame):
                 timing.first_token_ms = now_ms() - started_ms
-            if self.profile.end(frame):
-                timing.reply_ms = now_ms() - started_ms
-                if timing.first_token_ms is None:  # a reply in one frame: its first token is its end
-                    timing.first_token_ms = timing.reply_ms
-                return timing
+            return self.profile.end(frame)
+
+        self.read_until(seen, f"turn.end ({self.profile.end})")
+        timing.reply_ms = now_ms() - started_ms
+        if timing.first_token_ms is None:  # a reply in one frame: its first token is its end
+            timing.first_token_ms = timing.reply_ms
+        return timing
 
     def turn(self, text: str) -> TurnTiming:
         return self.finish_turn(self.start_turn(text))
 
     def wait_first_token(self) -> None:
-        self.read_until(self.profile.first_token, "turn.first_token frame")
+        self.read_until(self.profile.first_token, f"turn.first_token frame ({self.profile.first_token})")
 
     def interrupt(self) -> None:
         if self.profile.interrupt is None:
@@ -209,7 +196,7 @@ class FramedClient:
             return
         self.send(self.profile.heartbeat, "heartbeat.send")
         if self.profile.heartbeat_await is not None:
-            self.read_until(self.profile.heartbeat_await, "heartbeat.await frame")
+            self.read_until(self.profile.heartbeat_await, f"heartbeat.await frame ({self.profile.heartbeat_await})")
 
     def send_audio(self, samples: list[float]) -> None:
         chunk = self.profile.audio_chunk
