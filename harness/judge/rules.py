@@ -186,12 +186,24 @@ def bound_rule(name: str, y: np.ndarray, bound: float, config: Config) -> Metric
     return result
 
 
-def rising_floors(y: np.ndarray, count: int) -> tuple[list[float], bool]:
-    """The floors of `count` windows of y, and whether each is at least 1 above the one before
-    (CPython's -R rule, on minima so a passing task is not counted)."""
+def jitter(y: np.ndarray) -> float:
+    """How much the figure wanders from one cycle to the next around its own trend (the median
+    distance of its changes from their median change): 0 for an exact count that holds still
+    and for a steady leak alike; a few for V8's count of arrays, which comes and goes."""
+    if len(y) < 2:
+        return 0.0
+    changes = np.diff(y)
+    return float(np.median(np.abs(changes - np.median(changes))))
+
+
+def rising_floors(y: np.ndarray, count: int, noise: float = 0.0) -> tuple[list[float], bool]:
+    """The floors of `count` windows of y, and whether each is above the one before by at least 1
+    and by more than `noise` (CPython's -R rule, on minima so a passing task is not counted; a
+    figure that jitters by a few each cycle, as V8's count of arrays does, must rise by more
+    than its jitter for a window's floor to say it grew: settling by one or two does not)."""
     floors = [float(w.min()) for w in windows(y, min(count, len(y)))]
     deltas = np.diff(floors)
-    return floors, bool(len(deltas)) and bool(np.all(deltas >= 1))
+    return floors, bool(len(deltas)) and bool(np.all(deltas >= 1)) and bool(np.all(deltas > noise))
 
 
 def growth_rule(
@@ -204,12 +216,13 @@ def growth_rule(
     slope, low, high = theil_sen(y)
     result.slope_per_cycle, result.ci = slope, (low, high)
     result.slope_per_session = slope / per_session if per_session else None
-    floors, rising = rising_floors(y, config.growth_windows)
+    noise = jitter(y)
+    floors, rising = rising_floors(y, config.growth_windows, noise)
     result.first_median, result.last_median = floors[0], floors[-1]
     if floors[-1] < floors[0] + 1:  # never grew
         return result
     late = y[len(y) // 2 :]
-    if len(late) >= config.growth_windows and not rising_floors(late, config.growth_windows)[1]:
+    if len(late) >= config.growth_windows and not rising_floors(late, config.growth_windows, noise)[1]:
         stayed = windows(late, config.growth_windows)[-1]  # where it stayed, at the end of the run
         low, high = float(stayed.min()), float(stayed.max())
         settled = int(np.argmax(np.minimum.accumulate(y[::-1])[::-1] >= low))  # never below it from here on

@@ -374,3 +374,40 @@ def test_a_step_of_memory_that_straddles_a_window_and_a_smaller_one_later_are_no
     assert analyze(stepped).metrics["memory.rss"].verdict == PASS
     spread = make_lines(rss=lambda t: (41.5 + max(0, t - 28) * 6.1 / 22) * MiB)
     assert analyze(spread).metrics["memory.rss"].verdict == LEAK
+
+
+# V8's count of arrays in the Node Socket.IO example's fixed server, one census a cycle: it
+# comes and goes by a few (the agent's own request, socket.io's buffers) and settles by a few
+# more over the run. Its floors rose 1332 -> 1334 -> 1335, by less than it jitters.
+V8_ARRAYS = [1327, 1330, 1331, 1333, 1332, 1334, 1334, 1334, 1334, 1332, 1334, 1334, 1332, 1334, 1332, 1339, 1333,
+             1334, 1332, 1336, 1334, 1336, 1335, 1337, 1335, 1337, 1335, 1337, 1335, 1337, 1335, 1342, 1336, 1342,
+             1336, 1337, 1342, 1336, 1337, 1335, 1337, 1346, 1342, 1347, 1337, 1342, 1336, 1342, 1336, 1337]
+
+
+def settling(rise: float, pace: float) -> list[float]:
+    """V8_ARRAYS' shape: a count that settles by `rise` over the run (at `pace` cycles), jitters by
+    2 from one census to the next, and spikes by 6 every 7th."""
+    return [np.floor(1330 + rise * (1 - np.exp(-t / pace))) + 2 * (t % 2) + 6 * (t % 7 == 3) for t in range(50)]
+
+
+@pytest.mark.parametrize("counts", [V8_ARRAYS] + [settling(rise, pace) for rise in (6, 8, 10) for pace in (20, 30, 40)])
+def test_a_count_that_settles_by_less_than_it_jitters_is_no_leak(counts: list[float]) -> None:
+    samples = with_census(make_lines(50), lambda t: {"objects:Array": float(counts[t])})
+    a = analyze(samples)
+    assert a.verdict == PASS, [m.reason for m in a.failing()]
+
+
+def test_a_leak_of_one_array_a_cycle_on_that_jitter_is_caught() -> None:
+    """The same jitter with a leak of one array a cycle (0.1 per session) under it: each window's
+    floor rises by about its length, well past the jitter."""
+    samples = with_census(make_lines(50), lambda t: {"objects:Array": float(V8_ARRAYS[t] + t)})
+    metric = analyze(samples).metrics["census.objects:Array"]
+    assert metric.verdict == LEAK and metric.slope_per_session == pytest.approx(0.1, abs=0.03), metric.reason
+
+
+def test_noise_whose_floors_happen_to_rise_is_no_leak() -> None:
+    """Timer handles of the bundled server in a 17-cycle run: noise between 10 and 93, whose three
+    windows' floors happened to rise (14 -> 31 -> 43 is no growth when a cycle moves it by 30)."""
+    handles = [46, 10, 70, 50, 21, 81, 50, 14, 66, 41, 93, 62, 31, 43, 55, 67, 51]
+    samples = with_census(make_lines(17), lambda t: {"objects:asyncio.events.TimerHandle": float(handles[t])})
+    assert "census.objects:asyncio.events.TimerHandle" not in failing(samples, planned_cycles=50)
