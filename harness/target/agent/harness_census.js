@@ -167,6 +167,18 @@ class Snapshot {
 // -- the census ------------------------------------------------------------------------------
 
 const LIBRARY_EMITTERS = new Set(["Server", "WebSocketServer", "Namespace"]);
+
+// Node keeps up to 1000 spare HTTP parsers for new connections (_http_common's free list):
+// it grows to the most connections ever open at once and stays there, like any pool. Spares
+// are no connection's state, so they are not counted: what remains are the parsers in use.
+function spareParsers() {
+  try {
+    const list = require("_http_common").parsers.list;
+    return Array.isArray(list) ? list.length : 0;
+  } catch (error) {
+    return 0;
+  }
+}
 let session = null;
 // What the next snapshot will take, from what the last three took (their median, with their
 // parse: one slowed by a busy machine does not refuse the next), allowing a quarter more for
@@ -259,6 +271,11 @@ function census(budgetMs) {
       const name = snapshot.name(i);
       if (name && !name.startsWith("system /")) objects.set(name, (objects.get(name) || 0) + 1);
     }
+  }
+  const spares = spareParsers();
+  if (spares && objects.has("HTTPParser")) {
+    objects.set("HTTPParser", Math.max(0, objects.get("HTTPParser") - spares));
+    notes.push(`objects:HTTPParser counts parsers in use, less the ${spares} spares in Node's pool`);
   }
   for (const [name, n] of objects) add(groups, `objects:${name}`, n);
   const ownTypes = [...own].filter((name) => objects.has(name)).sort();
