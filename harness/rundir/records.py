@@ -116,6 +116,7 @@ class Census:
 
     groups: dict[str, float] = field(default_factory=dict)
     own_types: list[str] = field(default_factory=list)  # types defined in the server's own code
+    wakes: dict[str, float] = field(default_factory=dict)  # tasks group -> s until its sleepers all wake
     garbage: dict[str, float] = field(default_factory=dict)
     garbage_total: int = 0
     walked: int = 0
@@ -130,6 +131,8 @@ class Census:
         data = asdict(self)
         if not self.alloc:
             del data["alloc"]
+        if not self.wakes:
+            del data["wakes"]
         return data
 
     @classmethod
@@ -142,6 +145,7 @@ class Census:
         return cls(
             groups=_figures(data.get("groups") or {}, "'census.groups'"),
             own_types=[str(t) for t in data.get("own_types") or []],
+            wakes=_figures(data.get("wakes") or {}, "'census.wakes'"),
             garbage=_figures(data.get("garbage") or {}, "'census.garbage'"),
             garbage_total=int(_number(data, "garbage_total") or 0),
             walked=int(_number(data, "walked") or 0),

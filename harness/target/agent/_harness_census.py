@@ -6,6 +6,8 @@ carries the token, from its own thread, so the server's code is never touched:
 
 - tasks:    asyncio tasks of every running event loop, by coroutine and the file:line where
             each is suspended, taken inside each loop by a thread-safe call with a deadline;
+            for a group whose every task sleeps until a loop timer (asyncio.sleep, wait_for),
+            `wakes` says in how many seconds the last of them wakes;
 - objects:  live instances by type (the server's own classes, and asyncio, queue,
             websockets, starlette, uvicorn, ... types), after a gc.collect();
 - entries:  lengths of dicts, lists, sets and deques held in an attribute of an instance of
@@ -244,10 +246,34 @@ def _suspended_at(coro):
     return f"{short(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
+def _timers(loop):
+    """id of each future a loop timer will wake -> in how many seconds (asyncio.sleep's and
+    wait_for's futures; asyncio.timeout's task). Empty for loops that keep no readable timers
+    (uvloop's)."""
+    due = {}
+    now = loop.time()
+    for handle in list(getattr(loop, "_scheduled", None) or ()):
+        try:
+            if handle.cancelled():
+                continue
+            targets = [arg for arg in (handle._args or ()) if hasattr(arg, "add_done_callback")]
+            task = getattr(getattr(handle._callback, "__self__", None), "_task", None)  # asyncio.timeout
+            if task is not None:
+                targets.append(task)
+            for target in targets:
+                due[id(target)] = max(due.get(id(target), 0.0), handle.when() - now)
+        except Exception:  # a handle of a loop subclass's own kind
+            continue
+    return due
+
+
 def _tasks_of(loop):
+    """(count of each group of the loop's tasks, and for each group whose every task sleeps
+    until a loop timer wakes it, in how many seconds the last of them wakes)."""
     import asyncio
 
-    counts = {}
+    due = _timers(loop)
+    counts, wakes = {}, {}
     for task in asyncio.all_tasks(loop):
         try:
             coro = task.get_coro()
@@ -258,13 +284,22 @@ def _tasks_of(loop):
             coro, name = None, "?"
         key = f"{name} @ {suspended_at(coro)}"
         counts[key] = counts.get(key, 0) + 1
-    return counts
+        try:
+            waiter = getattr(task, "_fut_waiter", None)
+            wake = due.get(id(waiter)) if waiter is not None else due.get(id(task))
+        except Exception:
+            wake = None
+        if wake is None:
+            wakes[key] = None  # one task of the group waits on something other than a timer
+        elif key not in wakes or wakes[key] is not None:
+            wakes[key] = max(wakes.get(key) or 0.0, wake)
+    return counts, {key: round(s, 3) for key, s in wakes.items() if s is not None}
 
 
 def task_census(deadline, notes):
-    """Tasks of every running loop, each counted inside its own loop; (counts, ms the
-    slowest loop took to answer)."""
-    counts, slowest = {}, None
+    """Tasks of every running loop, each counted inside its own loop; (counts, seconds until
+    the tasks of a group that all sleep on loop timers wake, ms the slowest loop took to answer)."""
+    counts, wakes, awake, slowest = {}, {}, set(), None
     for number, loop in enumerate(_running_loops(), 1):
         future = concurrent.futures.Future()
 
@@ -278,7 +313,7 @@ def task_census(deadline, notes):
         asked = time.perf_counter()
         try:
             loop.call_soon_threadsafe(job)
-            found = future.result(timeout=max(0.05, deadline - asked))
+            found, asleep = future.result(timeout=max(0.05, deadline - asked))
         except concurrent.futures.TimeoutError:
             future.cancel()
             notes.append(f"event loop {number} did not answer within {deadline - asked:.1f} s; "
@@ -294,7 +329,11 @@ def task_census(deadline, notes):
         slowest = took if slowest is None else max(slowest, took)
         for key, n in found.items():
             counts[key] = counts.get(key, 0) + n
-    return counts, slowest
+            if key in asleep:
+                wakes[key] = max(wakes.get(key, 0.0), asleep[key])
+            else:
+                awake.add(key)
+    return counts, {key: wake for key, wake in wakes.items() if key not in awake}, slowest
 
 
 # -- garbage, objects, containers, threads ---------------------------------------------
@@ -482,7 +521,7 @@ def census(budget=2.0, alloc=""):
         started = time.perf_counter()
         deadline = started + budget
         notes = []
-        tasks, loop_ms = task_census(deadline, notes)
+        tasks, wakes, loop_ms = task_census(deadline, notes)
         garbage, garbage_total, gc_ms = collect_garbage()
         objects, entries, own, walked, skipped = object_census(deadline, notes)
         groups = {}
@@ -494,6 +533,7 @@ def census(budget=2.0, alloc=""):
             "pid": os.getpid(),
             "groups": groups,
             "own_types": sorted(own),
+            "wakes": {f"tasks:{key}": wake for key, wake in wakes.items() if f"tasks:{key}" in groups},
             "garbage": garbage,
             "garbage_total": garbage_total,
             "walked": walked,
