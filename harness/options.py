@@ -104,7 +104,7 @@ class RunOptions:
         "Stop as soon as a failing verdict can no longer change.", is_flag=True, commands=("run",)))
     drain: float = field(default=5.0, metadata=cli(  # idle after the last wave until grown state is released
         "Seconds of idle after the last wave, re-sampling until what grew is released (0: none); "
-        "a level still falling then is waited for, up to 60 s.",
+        "a level still falling then, or tasks asleep until a timer, is waited for, up to 60 s.",
         show_default=True, commands=("run",)))
     workers: int = field(default=0, metadata=cli(
         "Run on a Locust master with N local workers.", show_default=True, commands=("run",)))

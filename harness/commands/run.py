@@ -13,7 +13,7 @@ from harness.judge.power import plan_note
 from harness.judge.rules import warmup_of
 from harness.judge.verdict import Judge, Judgement, judge
 from harness.load.design import WaveDesign, design_note
-from harness.load.driver import CycleDriver
+from harness.load.driver import DRAIN_FALLING_MAX_S, CycleDriver
 from harness.load.launch import LocustProcess, start_locust
 from harness.load.page import PageSessions
 from harness.load.protocols import protocol_note, protocol_of
@@ -39,7 +39,7 @@ from harness.target.up import Running, target_up
 
 Echo = Callable[[str], None]
 STALL_TIMEOUT = 300.0
-QUIT_GRACE = 30.0
+QUIT_GRACE = 30.0  # after the last cycle (and its drain check), for Locust to exit
 DEATH_GRACE = 1.0  # after the server dies, the driver's own status is the better account
 
 
@@ -141,8 +141,11 @@ def follow(
             # The driver notices too, writes its own account and quits; it had its moment.
             return f"server process exited with code {running.exit_code()}"
         if len(progress.live.samples) >= options.cycles:
+            if all_in is None and options.drain > 0:
+                progress.echo(f"drain check: idle, re-sampling until what grew is released ({options.drain:g} s, "
+                              f"longer while it falls or tasks sleep on timers; {DRAIN_FALLING_MAX_S:g} s at most)")
             all_in = all_in or time.monotonic()
-            if time.monotonic() - all_in > QUIT_GRACE:
+            if time.monotonic() - all_in > max(options.drain, DRAIN_FALLING_MAX_S) + QUIT_GRACE:
                 return "Locust did not exit after the last cycle"
         elif time.monotonic() - last_new > STALL_TIMEOUT:
             return f"no cycle finished in {STALL_TIMEOUT:g} s"

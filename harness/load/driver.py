@@ -31,7 +31,7 @@ logger = logging.getLogger("harness.load.driver")
 
 PROBE_TEXT = "Probe: please reply as usual."
 DRAIN_INTERVAL_S = 0.25  # between drain samples, on top of the sample's own idle-CPU window
-DRAIN_FALLING_MAX_S = 60.0  # past --drain, a level still falling is waited for, up to this in all
+DRAIN_FALLING_MAX_S = 60.0  # past --drain, a level still falling, or asleep, is waited for, up to this in all
 DRAIN_FALL_WINDOW_S = 2.0  # "still falling": below where it was this long ago,
 DRAIN_FALL_SHARE = 0.05  # by this share of what it held above its idle level
 CUMULATIVE = ("_total", "_created", "_count", "_sum", "_bucket")
@@ -121,6 +121,12 @@ def falling(history: list[tuple[float, dict[str, float]]], held: list[str], sinc
             if drop >= max(1.0, DRAIN_FALL_SHARE * above):
                 return True
     return False
+
+
+def asleep(sample: CycleSample, held: list[str]) -> dict[str, float]:
+    """The held census groups whose tasks all sleep until a timer: seconds until the last wakes."""
+    wakes = sample.census.wakes if sample.census is not None else {}
+    return {name: wakes[name.removeprefix("census.")] for name in held if name.removeprefix("census.") in wakes}
 
 
 class Stopped(Exception):
@@ -251,14 +257,18 @@ class CycleDriver:
         looked until its hold ran out; a leak is not. Past `drain_s`, a held level that is
         still falling (each session's state timing out in turn, as Engine.IO's ping tasks do
         after 25 s) is waited for, up to DRAIN_FALLING_MAX_S in all; one that stands still is
-        not. Levels that never moved after the warm-up (a pool made for the first client) are
-        not waited for. The judge reads drain.jsonl (judge/drain.py)."""
+        not, unless it is a group of tasks that all sleep until a timer wakes them (the census
+        says when: Engine.IO's ping tasks, a reconnect grace's asyncio.sleep): what they hold is
+        theirs to release when they wake, so the drain waits until then. Levels that never
+        moved after the warm-up (a pool made for the first client) are not waited for. The judge
+        reads drain.jsonl (judge/drain.py)."""
         if self.drain_s <= 0 or self.drain_log is None or self.last is None:
             return
         ended = self.last.time + self.last.wave_s  # when the last wave's sessions had all left
         started = time.monotonic()
         deadline, cap = started + self.drain_s, started + max(self.drain_s, DRAIN_FALLING_MAX_S)
         history: list[tuple[float, dict[str, float]]] = [(started, levels(self.last))]
+        waits: dict[str, float] = {}  # held tasks groups asleep on timers -> when they all woke
         taken = 0
         while not self.stop_requested():
             held = [name for name, value in levels(self.last).items()
@@ -266,6 +276,12 @@ class CycleDriver:
             if not held and taken:
                 break
             now = time.monotonic()
+            # Each group is waited for once: tasks that sleep again when they wake (a periodic
+            # loop's) do not hold the drain open by sleeping on.
+            for name, wake in asleep(self.last, held).items():
+                if name not in waits:
+                    waits[name] = now + wake + DRAIN_INTERVAL_S
+                    deadline = max(deadline, waits[name])
             if now >= deadline and (now >= cap or not falling(history, held, now - DRAIN_FALL_WINDOW_S, self.idle)):
                 break
             time.sleep(DRAIN_INTERVAL_S)

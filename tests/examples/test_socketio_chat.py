@@ -35,20 +35,21 @@ def test_try_says_each_profile_works(profile: str, works: str, reply: str, capsy
     assert "audio_drop: left out (the protocol sends no mic audio" in out
 
 
-def run(tmp_path: Path, name: str, *flags: str, drain: str = "5") -> tuple[int, dict]:
+def run(tmp_path: Path, name: str, *flags: str) -> tuple[int, dict]:
     pytest.importorskip("aiohttp")
     out = tmp_path / name
     code = main(["run", "--cycles", "50", "--server-cmd", f"{SERVER} {' '.join(flags)}",
                  "--protocol", str(EXAMPLE / "profile.toml"), "--metrics-url", "http://127.0.0.1:{port}/metrics",
-                 "--inspect", "--drain", drain, "--out", str(out)])
+                 "--inspect", "--out", str(out)])
     return code, json.loads((out / "summary.json").read_text())
 
 
 def test_the_fixed_server_passes_once_its_ping_tasks_time_out(tmp_path: Path) -> None:
-    """python-engineio keeps each closed socket's ping task asleep for its ping interval (25 s):
-    with a drain that long the run sees them released; a 5 s drain could not tell them from a
-    leak in a run shorter than 25 s (test_bounded.py's 30 s hold is the same case)."""
-    code, result = run(tmp_path, "fixed", drain="30")
+    """python-engineio keeps each closed socket's ping task asleep for its ping interval (25 s),
+    longer than the run: they grow with every session as a leak would. The census sees them
+    asleep on a timer, so the drain check (5 s by default) waits for them to wake, and sees
+    them released."""
+    code, result = run(tmp_path, "fixed")
     assert code == EXIT_PASS, result["caught_by"]
     assert result["session_failures"] == {}
     ping = result["metrics"]["census.tasks:AsyncSocket._send_ping @ engineio/async_socket.py:137"]
