@@ -60,10 +60,13 @@ def write_run(path: Path, cycles: int, seed: int = 1) -> None:
     write_status(path, RunStatus("finished", f"{cycles} cycles", cycles_done=cycles, cycles_asked=cycles))
 
 
-def gate(path: Path, checkout: Path | None = None) -> dict[str, float | int]:
-    """Time `harness gate` in a child (of `checkout`, else of the installed harness); the child
-    reports its own peak RSS, so each child is measured alone."""
-    env = {**os.environ, "PYTHONPATH": str(checkout)} if checkout else None
+HERE = Path(__file__).resolve().parents[1]  # this checkout, whichever one pip installed
+
+
+def gate(path: Path, checkout: Path = HERE) -> dict[str, float | int]:
+    """Time `harness gate` in a child (of `checkout`, else of this one); the child reports its
+    own peak RSS, so each child is measured alone."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
     script = ("import resource, runpy, sys\n"
               "sys.argv = ['harness', 'gate', sys.argv[1]]\n"
               "try:\n    runpy.run_module('harness', run_name='__main__')\n"

@@ -8,6 +8,7 @@ Pure data: no I/O here, so the judge can use these types without touching any st
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,14 @@ class RecordError(ValueError):
 
 def _number(data: dict[str, Any], key: str) -> float | None:
     value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RecordError(f"{key!r} is not a number: {value!r}")
-    return value
+    if value is None or type(value) is float or type(value) is int or _numeric(value):
+        return value
+    raise RecordError(f"{key!r} is not a number: {value!r}")
+
+
+def _numeric(value: Any) -> bool:
+    """A number, not a bool (numpy's too); the common types are tested before this is called."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _object(data: Any, what: str) -> dict[str, Any]:
@@ -34,7 +38,7 @@ def _object(data: Any, what: str) -> dict[str, Any]:
     return data
 
 
-@dataclass
+@dataclass(slots=True)
 class Sessions:
     """What the U sessions of one wave did."""
 
@@ -59,7 +63,7 @@ class Sessions:
         return self.completed + self.failed
 
 
-@dataclass
+@dataclass(slots=True)
 class StepLatency:
     """A wave's latencies of one timed step (connect, first-token, reply, close), in ms."""
 
@@ -72,7 +76,7 @@ class StepLatency:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-@dataclass
+@dataclass(slots=True)
 class Probe:
     """One fresh client's text turn on the quiet server, after the wave."""
 
@@ -83,7 +87,7 @@ class Probe:
     error: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Control:
     """The machine's own speed next to the probe, timed in the harness process (the control
     series): a fixed CPU-bound workload, a loopback round trip, and the cores busy outside
@@ -94,7 +98,7 @@ class Control:
     others_cpu: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ProcessFigures:
     """The server's process tree seen by psutil after quiesce."""
 
@@ -106,7 +110,7 @@ class ProcessFigures:
     idle_cpu: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Census:
     """What the census agent counted inside the server after quiesce (issue: --inspect).
 
@@ -158,7 +162,11 @@ class Census:
         )
 
 
-@dataclass
+_PROCESS_FIELDS = tuple(f.name for f in fields(ProcessFigures))
+_CONTROL_FIELDS = tuple(f.name for f in fields(Control))
+
+
+@dataclass(slots=True)
 class CycleSample:
     """One cycle: the wave's sessions and latencies, quiesce, the probe, the server's figures."""
 
@@ -257,14 +265,14 @@ class CycleSample:
                 ),
                 server=_figures(data.get("server") or {}, "'server'"),
                 process=ProcessFigures(
-                    **{f.name: process[f.name] for f in fields(ProcessFigures) if f.name in process}
+                    **{name: process[name] for name in _PROCESS_FIELDS if name in process}
                 ) if process else None,
                 warnings=[str(w) for w in data.get("warnings") or []],
                 page=_figures(data.get("page") or {}, "'page'"),
                 census=Census.from_dict(data["census"]) if data.get("census") else None,
-                composition={str(k): int(v)
+                composition={sys.intern(str(k)): int(v)
                              for k, v in _object(data.get("composition") or {}, "'composition'").items()},
-                control=Control(**{f.name: _number(control, f.name) for f in fields(Control)}) if control else None,
+                control=Control(**{name: _number(control, name) for name in _CONTROL_FIELDS}) if control else None,
                 instruments_failed={str(k): str(v) for k, v in
                                     _object(data.get("instruments_failed") or {}, "'instruments_failed'").items()},
                 drain_after_s=_number(data, "drain_after_s"),
@@ -292,8 +300,12 @@ def _step(data: Any) -> StepLatency | None:
 
 
 def _figures(data: Any, what: str) -> dict[str, float]:
-    data = _object(data, what)
-    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """Names and numbers; each name interned, so a long run's samples share one copy of it."""
+    if not data:
+        return {}
+    intern = sys.intern
+    return {intern(str(k)): float(v) for k, v in _object(data, what).items()
+            if type(v) is float or type(v) is int or _numeric(v)}
 
 
 # A cycle's phases in the order they run (CycleSample.phases, seconds each): the wave; the wait

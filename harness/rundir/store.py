@@ -11,8 +11,10 @@ summary.json and the other reports: `harness run`, `ui`, `report`."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -103,19 +105,47 @@ class SampleLog:
             fh.flush()
 
 
-def parse_lines(path: Path, raw: bytes, first_number: int) -> tuple[list[CycleSample], list[str]]:
-    """The samples of complete lines; a line that is not one is skipped with a warning
-    naming the file and line."""
+PARSE_CHUNK = 2000  # lines parsed as one JSON array: their keys are read once, not per line
+
+
+def parse_lines(path: Path, lines: bytes | Iterable[bytes], first_number: int) -> tuple[list[CycleSample], list[str]]:
+    """The samples of these lines (a file's bytes, or its lines as they are read); a line that
+    is not one is skipped with a warning naming the file and line."""
     samples: list[CycleSample] = []
     warnings: list[str] = []
-    for number, line in enumerate(raw.splitlines(), start=first_number):
-        if not line.strip():
-            continue
-        try:
-            samples.append(CycleSample.from_json(line))
-        except RecordError as exc:
-            warnings.append(f"{path}:{number}: {exc}; line skipped")
+    chunk: list[tuple[int, bytes]] = []
+
+    def parse() -> None:
+        parsed = parse_chunk(chunk)
+        if parsed is not None:
+            samples.extend(parsed)
+        else:
+            for number, line in chunk:  # one line at a time, to say which is bad
+                try:
+                    samples.append(CycleSample.from_json(line))
+                except RecordError as exc:
+                    warnings.append(f"{path}:{number}: {exc}; line skipped")
+        chunk.clear()
+
+    for number, line in enumerate(io.BytesIO(lines) if isinstance(lines, bytes) else lines, start=first_number):
+        if line.strip():
+            chunk.append((number, line))
+            if len(chunk) == PARSE_CHUNK:
+                parse()
+    parse()
     return samples, warnings
+
+
+def parse_chunk(chunk: list[tuple[int, bytes]]) -> list[CycleSample] | None:
+    """The samples of these lines read as one JSON array (their keys read once, not per line),
+    or None if any line is not a sample."""
+    try:
+        documents = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
+        if len(documents) != len(chunk):  # a line held a comma of its own
+            return None
+        return [CycleSample.from_dict(document) for document in documents]
+    except (json.JSONDecodeError, UnicodeDecodeError, RecordError):
+        return None
 
 
 class SampleFollower:
@@ -142,18 +172,14 @@ class SampleFollower:
 
 
 def load_run(path: Path) -> Run:
-    """A saved run; a truncated or malformed line is skipped with a warning, not fatal."""
+    """A saved run; a truncated or malformed line is skipped with a warning, not fatal. The
+    file is read as it is parsed, so a soak's samples are never in memory twice."""
     if not (path / SAMPLES_FILE).exists():
         raise UsageError(f"{path} is not a run directory: no {SAMPLES_FILE}")
-    follower = SampleFollower(path)
-    samples = follower.new_samples()
-    tail = follower.path.read_bytes()[follower.offset :]
-    if tail.strip():  # a last line without its newline: a run killed mid-write
-        more, warnings = parse_lines(follower.path, tail, follower.lines_read + 1)
-        samples += more
-        follower.warnings += warnings
-    drain, warnings = read_drain(path)
-    return Run(path, samples, read_status(path), read_meta(path), follower.warnings + warnings, drain)
+    with (path / SAMPLES_FILE).open("rb") as fh:
+        samples, warnings = parse_lines(path / SAMPLES_FILE, fh, 1)
+    drain, drain_warnings = read_drain(path)
+    return Run(path, samples, read_status(path), read_meta(path), warnings + drain_warnings, drain)
 
 
 def read_drain(run_dir: Path) -> tuple[list[CycleSample], list[str]]:

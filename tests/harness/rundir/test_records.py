@@ -77,6 +77,26 @@ def test_load_run_skips_bad_lines_naming_file_and_line(tmp_path: Path) -> None:
     assert "samples.jsonl:4: not JSON" in run.warnings[1]
 
 
+def test_a_long_run_is_read_in_chunks_and_a_bad_line_is_still_named(tmp_path: Path) -> None:
+    """Lines are parsed a chunk at a time; a chunk with a bad line in it (here: not JSON, and
+    two samples on one line, which as part of an array would parse) is read line by line,
+    so its good lines are all kept and the bad ones named."""
+    from harness.rundir.store import PARSE_CHUNK
+
+    sample = CycleSample.from_json(real_lines()[0])
+    lines = []
+    for cycle in range(1, 2 * PARSE_CHUNK + 11):
+        sample.cycle = cycle
+        lines.append(sample.to_json())
+    lines[PARSE_CHUNK + 2] = "{oops"
+    lines[2 * PARSE_CHUNK + 5] = lines[2 * PARSE_CHUNK + 5] + "," + lines[2 * PARSE_CHUNK + 5]  # another chunk
+    (tmp_path / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    run = load_run(tmp_path)
+    bad = {PARSE_CHUNK + 3, 2 * PARSE_CHUNK + 6}
+    assert [s.cycle for s in run.samples] == [c for c in range(1, 2 * PARSE_CHUNK + 11) if c not in bad]
+    assert [w.split(": ")[0].rsplit(":", 1)[1] for w in run.warnings] == [str(n) for n in sorted(bad)]
+
+
 def test_follower_hands_on_complete_lines_only(tmp_path: Path) -> None:
     """The follower (live) and load_run (saved) hand on the same records; a half-written
     line waits until its newline arrives."""
