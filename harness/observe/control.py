@@ -13,6 +13,7 @@ The judge (judge/confound.py) tells a step in these from a drift in the server's
 
 from __future__ import annotations
 
+import ctypes
 import socket
 import time
 from collections.abc import Callable
@@ -67,15 +68,26 @@ def busy_seconds() -> float:
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User and system CPU seconds of these processes (those gone meanwhile count 0)."""
+    """User and system CPU seconds of these processes (those gone meanwhile count 0): to the
+    nanosecond where Linux says it (each process's CPU-time clock, its ended threads included),
+    else psutil's, in clock ticks (10 ms: a 50 ms window would read in steps of 20%)."""
     total = 0.0
     for process in processes:
         try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
+            total += time.clock_gettime(cpu_clock(process.pid))
+        except (OSError, AttributeError, OverflowError):
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
     return total
+
+
+def cpu_clock(pid: int) -> int:
+    """Linux's CPU-time clock of a whole process, as glibc's clock_getcpuclockid(3) makes it:
+    the pid inverted, shifted by 3, with CPUCLOCK_SCHED (2), as a 32-bit clockid_t."""
+    return ctypes.c_int32((~pid << 3) | 2).value
 
 
 def tree(process: psutil.Process | None) -> list[psutil.Process]:

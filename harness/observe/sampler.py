@@ -61,6 +61,11 @@ def http_get(url: str, timeout: float) -> str:
         return response.read().decode()
 
 
+# The idle-CPU window: the server's CPU over this long, with no client, after each wave. Read to
+# the nanosecond (control.cpu_seconds), so its length needs only to hold a few of an orphan's
+# wake-ups, not to outlast a 10 ms clock tick.
+IDLE_WINDOW_S = 0.05
+
 class Sampler:
     """Reads the server's figures; `pid` adds the process (and its children) via psutil."""
 
@@ -70,7 +75,7 @@ class Sampler:
         resources_url: str | None = None,
         pid: int | None = None,
         settle_timeout: float = SETTLE_TIMEOUT_S,
-        idle_window: float = 0.25,
+        idle_window: float = IDLE_WINDOW_S,
         http_timeout: float = 5.0,
         extra_urls: list[str] | None = None,
         patterns: list[str] | None = None,

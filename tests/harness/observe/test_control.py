@@ -66,3 +66,37 @@ def test_a_cpu_hog_elsewhere_shows_and_our_own_work_does_not() -> None:
 def test_without_the_servers_processes_others_is_not_told() -> None:
     _, control = ControlMeter(None).around(idle_probe)
     assert control.others_cpu is None and control.cpu_ms and control.rtt_ms
+
+
+CHILD = """
+import sys, threading, time
+
+def spin(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+for seconds in (0.013, 0.021):  # the main thread, then another that ends: its time stays
+    worker = threading.Thread(target=spin, args=(seconds,))
+    worker.start() if seconds == 0.021 else spin(seconds)
+    worker.join() if seconds == 0.021 else None
+print(time.process_time(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_cpu_seconds_are_read_to_well_under_a_clock_tick() -> None:
+    """A real process that ran 34 ms of CPU and more, in two threads, one of them ended: read to
+    within a millisecond of what it says of itself, where psutil's figure moves in 10 ms ticks."""
+    import psutil
+
+    from harness.observe.control import cpu_seconds
+
+    with subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as child:
+        try:
+            own = float(child.stdout.readline())
+            ours = cpu_seconds([psutil.Process(child.pid)])
+        finally:
+            child.stdin.close()
+    assert own > 0.034 and abs(ours - own) < 0.001, (ours, own)
