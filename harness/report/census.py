@@ -25,6 +25,7 @@ class CensusOverview:
     garbage: list[tuple[str, float]] = field(default_factory=list)  # type, median per cycle
     garbage_total: float = 0.0
     garbage_kinds: int = 0  # types seen in the garbage; `garbage` holds the commonest
+    garbage_typed: int = 0  # censuses that counted the garbage by type
     took_ms: float | None = None  # median
     took_max_ms: float | None = None
     loop_max_ms: float | None = None
@@ -45,7 +46,8 @@ class CensusOverview:
             kinds = ", ".join(f"{name} {n:g}" for name, n in self.garbage)
             more = ", ..." if self.garbage_kinds > len(self.garbage) else ""
             out.append(f"Garbage, not leaks: each cycle gc.collect() freed about {self.garbage_total:g} "
-                       f"unreachable objects (of the types counted: {kinds}{more}).")
+                       f"unreachable objects (of the types counted, in the {self.garbage_typed} censuses "
+                       f"that typed it: {kinds}{more}).")
         costs = []
         if self.took_ms is not None and self.took_max_ms is not None:  # a census line may not say
             costs.append(f"{self.took_ms:.1f} ms median, {self.took_max_ms:.1f} ms at most")
@@ -71,10 +73,11 @@ def overview(j: Judgement) -> CensusOverview | None:
     result.grew = [m for m in j.analysis.failing() if m.kind == "census"]
     if not post:
         return result
-    names = {name for census in post for name in census.garbage}
-    medians = {name: float(np.median([c.garbage.get(name, 0.0) for c in post])) for name in names}
+    typed = [c.garbage for c in post if c.garbage is not None]  # a census types it now and then
+    names = {name for garbage in typed for name in garbage}
+    medians = {name: float(np.median([garbage.get(name, 0.0) for garbage in typed])) for name in names}
     common = sorted(((n, v) for n, v in medians.items() if v > 0), key=lambda item: -item[1])
-    result.garbage, result.garbage_kinds = common[:TOP_GARBAGE], len(common)
+    result.garbage, result.garbage_kinds, result.garbage_typed = common[:TOP_GARBAGE], len(common), len(typed)
     result.garbage_total = float(np.median([c.garbage_total for c in post]))
     took = [c.took_ms for c in post if c.took_ms is not None]
     if took:

@@ -116,12 +116,13 @@ class Census:
 
     `groups` maps `tasks:<coroutine> @ <file:line>`, `objects:<type>`,
     `entries:<Owner.attribute>` and `threads:<name>` to a count; `garbage` is what one
-    gc.collect() found unreachable (by type), which is not a leak."""
+    gc.collect() found unreachable (by type; None where that census did not type it), which
+    is not a leak."""
 
     groups: dict[str, float] = field(default_factory=dict)
     own_types: list[str] = field(default_factory=list)  # types defined in the server's own code
     wakes: dict[str, float] = field(default_factory=dict)  # tasks group -> s until its sleepers all wake
-    garbage: dict[str, float] = field(default_factory=dict)
+    garbage: dict[str, float] | None = None
     garbage_total: int = 0
     walked: int = 0
     skipped: int = 0
@@ -150,7 +151,7 @@ class Census:
             groups=_figures(data.get("groups") or {}, "'census.groups'"),
             own_types=[str(t) for t in data.get("own_types") or []],
             wakes=_figures(data.get("wakes") or {}, "'census.wakes'"),
-            garbage=_figures(data.get("garbage") or {}, "'census.garbage'"),
+            garbage=None if data.get("garbage") is None else _figures(data["garbage"], "'census.garbage'"),
             garbage_total=int(_number(data, "garbage_total") or 0),
             walked=int(_number(data, "walked") or 0),
             skipped=int(_number(data, "skipped") or 0),

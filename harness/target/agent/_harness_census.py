@@ -13,7 +13,8 @@ carries the token, from its own thread, so the server's code is never touched:
 - entries:  lengths of dicts, lists, sets and deques held in an attribute of an instance of
             the server's own classes, or in a global of its own modules;
 - threads:  by name (digits folded) and target;
-- garbage:  what that gc.collect() found unreachable, by type: not a leak, and said so;
+- garbage:  how many objects that gc.collect() found unreachable: not a leak, and said so;
+            by type on every 10th census (typing it costs a second full collection);
 - alloc:    with HARNESS_CENSUS_ALLOC=1, tracemalloc's top growing lines since a baseline.
 
 Stdlib only, and nothing at import time but reading the environment: it runs in any
@@ -30,7 +31,7 @@ import sysconfig
 import threading
 import time
 import tracemalloc
-from collections import deque
+from collections import Counter, deque
 
 THREAD_NAME = "harness-census"
 LIBRARY_TYPES = (
@@ -41,8 +42,10 @@ CONTAINERS = (dict, list, set, frozenset, deque)
 MAX_GROUPS = 2000  # per kind; the largest are kept, and the census says how many were left out
 MAX_CHAIN = 64  # awaits followed from a task's coroutine to where it is suspended
 ALLOC_TOP = 10
+GARBAGE_TYPED_EVERY = 10  # typing the garbage costs a second full collection: the 1st census, 11th, ...
 
 _alloc_baseline = None
+_censuses = 0
 _census_lock = threading.Lock()
 
 
@@ -66,6 +69,7 @@ LIBRARY_DIRS = _library_dirs()
 _own_files = {}  # type: dict[str, bool]
 _own_modules = {}  # type: dict[str, bool]
 _type_kinds = {}  # type: dict[type, int]  # emptied after each census: it must not keep a class of the server alive
+_container_bases = {}  # type: dict[type, type | None]  # emptied after each census, as _type_kinds
 
 
 def own_file(filename):
@@ -339,10 +343,14 @@ def task_census(deadline, notes):
 # -- garbage, objects, containers, threads ---------------------------------------------
 
 
-def collect_garbage():
-    """gc.collect(), keeping what it found unreachable long enough to count it by type;
-    then free it for real. (counts of counted types, total unreachable, ms)."""
+def collect_garbage(typed):
+    """gc.collect(); with `typed`, keeping what it found unreachable long enough to count it
+    by type, then freeing it for real, which takes a second full collection. (counts of
+    counted types or None, total unreachable, ms)."""
     started = time.perf_counter()
+    if not typed:
+        total = gc.collect()
+        return None, total, (time.perf_counter() - started) * 1000
     flags = gc.get_debug()
     before = len(gc.garbage)
     gc.set_debug(flags | gc.DEBUG_SAVEALL)
@@ -353,12 +361,11 @@ def collect_garbage():
     finally:
         gc.set_debug(flags)
     counts = {}
-    for obj in found:
-        kind = type(obj)
+    for kind, n in Counter(map(type, found)).items():
         try:
             if type_kind(kind):
                 key = type_name(kind)
-                counts[key] = counts.get(key, 0) + 1
+                counts[key] = counts.get(key, 0) + n
         except Exception:  # counted as garbage all the same (garbage_total)
             continue
     total = len(found)
@@ -367,25 +374,31 @@ def collect_garbage():
     return counts, total, (time.perf_counter() - started) * 1000
 
 
+def container_base(kind):
+    """The container type `kind` is or derives from (dict, list, set, frozenset, deque), or None."""
+    base = _container_bases.get(kind, False)
+    if base is False:
+        base = _container_bases[kind] = next((b for b in CONTAINERS if issubclass(kind, b)), None)
+    return base
+
+
 def container_length(value):
     """Entries of a dict, list, set or deque (or a subclass's, by the base type's own length:
     an overridden __len__ may raise, lie or run the server's code); None for anything else.
     type(), not isinstance: isinstance asks a proxy's __class__, which can lie or raise."""
-    kind = type(value)
-    for base in CONTAINERS:
-        if issubclass(kind, base):
-            return base.__len__(value)
-    return None
+    base = container_base(type(value))
+    return None if base is None else base.__len__(value)
 
 
 def _add_containers(prefix, namespace, entries):
     for attr, value in namespace:
-        if type(attr) is not str or (attr.startswith("__") and attr.endswith("__")):
+        base = _container_bases.get(type(value), False)
+        if base is False:
+            base = container_base(type(value))
+        if base is None or type(attr) is not str or (attr.startswith("__") and attr.endswith("__")):
             continue
-        length = container_length(value)
-        if length is not None:
-            key = f"{prefix}.{attr}"
-            entries[key] = entries.get(key, 0) + length
+        key = f"{prefix}.{attr}"
+        entries[key] = entries.get(key, 0) + base.__len__(value)
 
 
 class Unreadable:
@@ -412,34 +425,43 @@ class Unreadable:
 
 def object_census(deadline, notes):
     """(objects by type, container entries by owner.attribute, the server's own types among
-    them, objects walked, skipped)."""
-    objects, entries, own = {}, {}, set()
+    them, objects walked, skipped). Objects are counted by type in one pass in C; only the
+    instances of the server's own classes are visited one by one, for their containers."""
+    objects, entries, own = {}, {}, {}
     unreadable = Unreadable("objects")
     everything = gc.get_objects()
-    walked = 0
-    for walked, obj in enumerate(everything):
-        if walked & 1023 == 0 and time.perf_counter() > deadline:
-            break
+    for kind, n in Counter(map(type, everything)).items():
         try:
-            kind = type(obj)
             found = type_kind(kind)
             if not found:
                 continue
             key = type_name(kind)
-            objects[key] = objects.get(key, 0) + 1
+            objects[key] = objects.get(key, 0) + n
             if found == 2:
-                own.add(key)
-                namespace = object.__getattribute__(obj, "__dict__")
-                if type(namespace) is dict:
-                    _add_containers(type_parts(kind)[1], list(dict.items(namespace)), entries)
+                own[kind] = type_parts(kind)[1]
+        except Exception as exc:  # a type that cannot be read is skipped, never the census
+            unreadable.count += n - 1
+            unreadable.add(kind, exc)
+    mine = [obj for obj in everything if type(obj) in own] if own else []
+    total = len(everything)
+    del everything
+    read = 0
+    for read, obj in enumerate(mine):
+        if read & 1023 == 0 and time.perf_counter() > deadline:
+            break
+        try:
+            namespace = object.__getattribute__(obj, "__dict__")
+            if type(namespace) is dict:
+                _add_containers(own[type(obj)], list(dict.items(namespace)), entries)
         except Exception as exc:  # one object that cannot be read is skipped, never the census
             unreadable.add(obj, exc)
     else:
-        walked = len(everything)
-    skipped = len(everything) - walked
-    del everything
+        read = len(mine)
+    skipped = len(mine) - read
+    del mine
     if skipped:
-        notes.append(f"object walk stopped at its deadline: {skipped} of {walked + skipped} objects not counted")
+        notes.append(f"object walk stopped at its deadline: the containers of {skipped} of {read + skipped} "
+                     "instances of the server's own classes not counted")
     unreadable.note(notes)
     modules = Unreadable("modules")
     seen = set()  # a module can sit under two names (__main__ and __mp_main__)
@@ -456,7 +478,7 @@ def object_census(deadline, notes):
         except Exception as exc:
             modules.add(module, exc)
     modules.note(notes)
-    return objects, entries, own, walked, skipped + unreadable.count
+    return objects, entries, set(type_name(kind) for kind in own), total, skipped + unreadable.count
 
 
 def thread_census(notes):
@@ -517,12 +539,15 @@ def _top(counts, notes, what):
 
 def census(budget=2.0, alloc=""):
     """One census of this process; every part bounded by `budget` seconds in all."""
+    global _censuses
     with _census_lock:
         started = time.perf_counter()
+        typed = _censuses % GARBAGE_TYPED_EVERY == 0
+        _censuses += 1
         deadline = started + budget
         notes = []
         tasks, wakes, loop_ms = task_census(deadline, notes)
-        garbage, garbage_total, gc_ms = collect_garbage()
+        garbage, garbage_total, gc_ms = collect_garbage(typed)
         objects, entries, own, walked, skipped = object_census(deadline, notes)
         groups = {}
         for kind, counts in (("tasks", tasks), ("objects", objects), ("entries", entries),
@@ -547,4 +572,5 @@ def census(budget=2.0, alloc=""):
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         _type_kinds.clear()
         _type_names.clear()
+        _container_bases.clear()
         return result

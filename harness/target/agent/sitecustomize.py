@@ -1,8 +1,9 @@
 """The harness's census agent, loaded at interpreter start of a server it starts.
 
 The harness puts this directory first on PYTHONPATH and sets HARNESS_CENSUS_TOKEN; Python
-imports this file as `sitecustomize`, which starts the agent (_harness_census_endpoint.py, counting with _harness_census.py) and then
-imports the `sitecustomize` the environment already had, so nothing of it is lost. Kept to
+imports this file as `sitecustomize`, which starts the agent (_harness_census_endpoint.py,
+counting with _harness_census.py) and then imports the `sitecustomize` the environment
+already had, so nothing of it is lost. Kept to
 syntax any Python 3 parses: on a Python too old for the census it says so and steps aside.
 """
 
