@@ -7,19 +7,21 @@ from __future__ import annotations
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from harness import __version__
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_USAGE, HarnessError, interruption
-from harness.judge.analysis import Config
-from harness.judge.verdict import Judgement, judge
 from harness.options import SCENARIOS, RunOptions, default_out, fault_names
-from harness.report.html import REPORT_FILE
-from harness.report.summary import headline, write_reports
 from harness.rundir.store import GATE_FILE, load_run, read_summary, write_json
 from harness.target.children import signals_handled
+
+if TYPE_CHECKING:
+    from harness.judge.verdict import Judgement
+
+# The judge (scipy) and the reports (matplotlib) are imported where a command needs them:
+# `harness run` starts Locust first, which boots meanwhile.
 
 CONTEXT = {"auto_envvar_prefix": "HARNESS", "help_option_names": ["-h", "--help"]}
 
@@ -69,15 +71,26 @@ def run(out: Path | None, **given: Any) -> int:
     """Churn clients in waves against a server and judge leaks and latency.
 
     With no --server-cmd or --target, the bundled server is started and stopped."""
-    from harness.commands.run import run as run_job
+    from harness.load.launch import start_early
 
     options = RunOptions(**given)
     if out is not None:
         options.out = out
-    return conclude(run_job(options, echo, Config(warmup=options.warmup)))
+    locusts = start_early(options)
+    try:
+        from harness.commands.run import run as run_job
+        from harness.judge.analysis import Config
+
+        return conclude(run_job(options, echo, Config(warmup=options.warmup), locusts=locusts))
+    finally:
+        for process in locusts:
+            process.stop()
 
 
 def conclude(judgement: Judgement) -> int:
+    from harness.report.html import REPORT_FILE
+    from harness.report.summary import headline
+
     click.echo(headline(judgement))
     click.echo(f"reports: {judgement.run.path}/summary.md")
     click.echo(f"open: {judgement.run.path / REPORT_FILE}")
@@ -138,6 +151,10 @@ def gate(run_dir: Path, baseline: Path | None, warmup: int | None, out: Path | N
 
     The run's own reports are left as they are; the gate's judgement (summary.json's layout,
     with the comparison to --baseline) goes to gate.json. `harness report` re-renders them."""
+    from harness.judge.analysis import Config
+    from harness.judge.verdict import judge
+    from harness.report.summary import headline
+
     run = load_run(run_dir)
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -154,6 +171,9 @@ def gate(run_dir: Path, baseline: Path | None, warmup: int | None, out: Path | N
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def report(run_dir: Path) -> int:
     """Re-render the plots and summaries of a saved run."""
+    from harness.judge.verdict import judge
+    from harness.report.summary import headline, write_reports
+
     judgement = judge(load_run(run_dir))
     for path in write_reports(judgement):
         click.echo(f"wrote {path}")

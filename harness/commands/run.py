@@ -14,15 +14,16 @@ from harness.judge.rules import warmup_of
 from harness.judge.verdict import Judge, Judgement, judge
 from harness.load.design import WaveDesign, design_note
 from harness.load.driver import DRAIN_FALLING_MAX_S, CycleDriver
-from harness.load.launch import LocustProcess, start_locust
+from harness.load.launch import LocustProcess, start_early
 from harness.load.page import PageSessions
 from harness.load.protocols import protocol_note, protocol_of
 from harness.observe.sampler import http_base, sampler_for
-from harness.options import PAGE, RunOptions, draw_seed
+from harness.options import PAGE, RunOptions
 from harness.report.summary import progress_line, write_reports
 from harness.rundir.records import CycleSample, Run, RunMeta, RunStatus
 from harness.rundir.store import (
     DRAIN_FILE,
+    SAMPLES_FILE,
     SampleFollower,
     SampleLog,
     load_run,
@@ -45,15 +46,25 @@ DEATH_GRACE = 1.0  # after the server dies, the driver's own status is the bette
 
 def run(
     options: RunOptions, echo: Echo, config: Config | None = None,
-    on_sample: Callable[[CycleSample], None] | None = None,
+    on_sample: Callable[[CycleSample], None] | None = None, locusts: list[LocustProcess] | None = None,
 ) -> Judgement:
     """Run the whole job against the target and write the reports; `on_sample` sees each
-    cycle's sample as it is judged (the selftest's CPU step starts on one)."""
-    options.validate()
+    cycle's sample as it is judged (the selftest's CPU step starts on one). `locusts` were
+    started by the caller from `start_early(options)`; this run stops them."""
+    if locusts is None:
+        locusts = start_early(options)
+    try:
+        return run_started(options, echo, config, on_sample, locusts)
+    finally:
+        for process in locusts:
+            process.stop()
+
+
+def run_started(
+    options: RunOptions, echo: Echo, config: Config | None, on_sample: Callable[[CycleSample], None] | None,
+    locusts: list[LocustProcess],
+) -> Judgement:
     protocol = protocol_of(options)
-    options.out.mkdir(parents=True, exist_ok=True)
-    if options.seed is None:
-        options.seed = draw_seed()
     live = Judge(options.cycles, config, stop_early=options.stop_early)
     progress = Progress(options.cycles, echo, live, on_sample)
     cut_short: str | None = None
@@ -68,13 +79,18 @@ def run(
             echo(design_note(options.scenario, options.users, options.cycles, options.warmup, options.seed,
                              protocol.behaviours))
             echo(plan_note(options.cycles, replace(config or Config(), warmup=options.warmup)))
-            drive = drive_pages if options.scenario == PAGE else drive_locust
-            cut_short = drive(options, running, progress)
+            if options.scenario == PAGE:
+                cut_short = drive_pages(options, running, progress)
+            else:
+                cut_short = drive_locust(options, locusts, running, progress)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under signals_handled
         interrupted = interruption(exc)
         echo(f"{interrupted}: stopped Locust and the server, keeping what was sampled")
+    for process in locusts:  # already, unless the server never came up or a signal came first
+        process.stop()
     samples, warnings = live.samples, progress.warnings
-    if cut_short or interrupted:  # a signal can land between a sample's line and the judge
+    # A signal can land between a sample's line and the judge; none before the first cycle.
+    if (cut_short or interrupted) and (options.out / SAMPLES_FILE).exists():
         saved = load_run(options.out)
         samples, warnings = saved.samples, saved.warnings
     conclude_status(options, live, len(samples), cut_short, interrupted, echo)
@@ -110,12 +126,13 @@ class Progress:
         return self.live.decided is not None
 
 
-def drive_locust(options: RunOptions, running: Running, progress: Progress) -> str | None:
-    """The cycles in Locust (one process, or master and workers); why they were cut short."""
-    locusts: list[LocustProcess] = []
+def drive_locust(
+    options: RunOptions, locusts: list[LocustProcess], running: Running, progress: Progress
+) -> str | None:
+    """The cycles in Locust (one process, or master and workers), started before the server
+    and going once run.json is written; why they were cut short."""
     follower = SampleFollower(options.out)
     try:
-        locusts = start_locust(options, running.target.ws_url)
         return follow(options, locusts[0], running, follower, progress)
     finally:
         for process in locusts:

@@ -190,8 +190,9 @@ def vacuity_reasons(
 ) -> list[str]:
     """Why this run cannot count as a pass, whatever its metrics say."""
     reasons = []
+    ended = [f"run ended early ({status.state}): {status.message}"] if status and not status.ended_well else []
     if not samples:
-        return ["no cycle was sampled"]
+        return ["no cycle was sampled", *ended]
     if len(post) < config.min_post_warmup_cycles:
         reasons.append(
             f"only {len(post)} cycles after a warm-up of {len(samples) - len(post)}; "
@@ -209,9 +210,7 @@ def vacuity_reasons(
         reasons.append(f"no probe completed a reply ({'; '.join(sorted(map(str, errors)))})")
     elif probes_ok < len(samples) / 2:
         reasons.append(f"the probe failed in {len(samples) - probes_ok} of {len(samples)} cycles")
-    if status and not status.ended_well:
-        reasons.append(f"run ended early ({status.state}): {status.message}")
-    return reasons
+    return reasons + ended
 
 
 def failure_tally(samples: list[CycleSample]) -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,9 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--wave-users", type=int, default=0,
                        help="sessions per wave (default: the number of users)")
     group.add_argument("--run-dir", default="", help="where samples.jsonl goes (default reports/<time>)")
+    group.add_argument("--await-plan", type=float, default=0.0,
+                       help="seconds to wait for the run-dir's run.json (`harness run` starts Locust "
+                            "while its server starts, and writes run.json once the server is up)")
     group.add_argument("--metrics-url", default="", help="Prometheus endpoint (default: from --host)")
     group.add_argument("--resources-url", default="", help="JSON figures (default: from --host)")
     group.add_argument("--extra-metrics-url", action="append", default=[],
@@ -109,11 +113,32 @@ class Plan:
     users: int
 
 
-def plan_for(environment: Environment) -> Plan:
+class NoPlan(Exception):
+    """run.json did not come in time (the command that started Locust failed to start its server)."""
+
+
+def await_meta(base: Path, seconds: float, stopping: Callable[[], bool]) -> RunMeta | None:
+    """run.json with its target, once the command that started Locust has written it; None
+    when stopped first."""
+    deadline = time.monotonic() + seconds
+    while not stopping():
+        meta = read_meta(base)
+        if meta is not None and meta.target is not None:
+            return meta
+        if time.monotonic() > deadline:
+            raise NoPlan(f"no run.json in {base} within {seconds:g} s of Locust's start")
+        gevent.sleep(0.02)
+    return None
+
+
+def plan_for(environment: Environment, stopping: Callable[[], bool] = lambda: False) -> Plan | None:
     """This test's plan, and its run directory (a test started again from the UI gets a
-    fresh one: base-2, base-3, ... with the same plan)."""
+    fresh one: base-2, base-3, ... with the same plan); None if stopped while waiting for it."""
     parsed = parsed_options(environment)
     base = Path(parsed.run_dir) if parsed.run_dir else default_out()
+    if parsed.await_plan > 0:
+        if await_meta(base, parsed.await_plan, stopping) is None:
+            return None
     run_dir = next_run_dir(base)
     meta = read_meta(base)
     if meta is not None and meta.target is not None:  # harness run / ui wrote the plan
@@ -133,20 +158,20 @@ def plan_for(environment: Environment) -> Plan:
 class DriverGreenlet:
     """Owns one run: started on test_start, stopped on test_stop."""
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(self, environment: Environment, plan: Plan) -> None:
         self.environment = environment
         self.stopping = False
-        self.plan = plan_for(environment)
+        self.plan = plan
 
     def local_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
-        WAVE.start(behaviours, self.plan.options.reply_timeout, self.plan.options.protocol)
+        options = self.plan.options
+        WAVE.start(behaviours, options.reply_timeout, options.protocol, self.plan.target.ws_url)
         return WAVE.collect(parsed_options(self.environment).wave_timeout)
 
     def distributed_wave(self, cycle: int, behaviours: list[str]) -> WaveResult:
-        return MASTER_WAVES[0].run_wave(cycle, behaviours, self.plan.options.reply_timeout, self.plan.options.protocol)
-
-    def start(self) -> None:
-        gevent.spawn(self.drive)
+        options = self.plan.options
+        return MASTER_WAVES[0].run_wave(cycle, behaviours, options.reply_timeout, options.protocol,
+                                        self.plan.target.ws_url)
 
     def drive(self) -> None:
         environment, plan = self.environment, self.plan
@@ -188,6 +213,11 @@ class DriverGreenlet:
         if live:  # the tab links report.html as soon as the run ends
             write_reports(judge(Run(plan.run_dir, list(BOARD.judge.samples), status, read_meta(plan.run_dir))))
             BOARD.finish()
+        self.end()
+
+    def end(self) -> None:
+        """The test is over by itself (not stopped): headless, Locust quits; in the UI it stops."""
+        environment = self.environment
         if not self.stopping and environment.runner is not None:
             if parsed_options(environment).headless:
                 gevent.spawn(environment.runner.quit)
@@ -206,7 +236,35 @@ def scenario_name(environment: Environment) -> str:
     return ",".join(sorted(names))
 
 
-DRIVERS: list[DriverGreenlet] = []
+class Starter:
+    """A test's start: its plan (waited for, with --await-plan), then its driver. Stopped
+    meanwhile, it starts nothing."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.stopping = False
+        self.driver: DriverGreenlet | None = None
+
+    def run(self) -> None:
+        try:
+            plan = plan_for(self.environment, lambda: self.stopping)
+        except NoPlan as exc:  # nothing to write status into: the command that started Locust says why
+            logger.error("%s", exc)
+            if not self.stopping and self.environment.runner is not None:
+                gevent.spawn(self.environment.runner.quit)
+            return
+        if plan is None or self.stopping:
+            return
+        self.driver = DriverGreenlet(self.environment, plan)
+        self.driver.drive()
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.driver is not None:
+            self.driver.stop()
+
+
+DRIVERS: list[Starter] = []
 
 
 @events.init.add_listener
@@ -226,9 +284,9 @@ def on_init(environment: Environment, **_: Any) -> None:
 def on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
-    driver = DriverGreenlet(environment)
-    DRIVERS.append(driver)
-    driver.start()
+    starter = Starter(environment)
+    DRIVERS.append(starter)
+    gevent.spawn(starter.run)
 
 
 @events.test_stop.add_listener

@@ -36,7 +36,7 @@ class ChatUser(User):
             self.fire("session", 0.0, exc)
             WAVE.finish("bad protocol")
             return
-        client = protocol.session(self.host or DEFAULT_HOST, WAVE.reply_timeout, None)
+        client = protocol.session(WAVE.url or self.host or DEFAULT_HOST, WAVE.reply_timeout, None)
         behaviour = BY_NAME[name]
         reason: str | None = None
         started = time.perf_counter()

@@ -32,13 +32,16 @@ class Wave:
         self.expected = 0
         self.reply_timeout = RunOptions.reply_timeout
         self.protocol = RunOptions.protocol  # --protocol: a built-in name or a profile's path
+        self.url = ""  # the chat URL of the run's target (run.json's, which may come after Locust starts)
         self.result = WaveResult()
 
-    def start(self, behaviours: list[str], reply_timeout: float, protocol: str = RunOptions.protocol) -> None:
+    def start(self, behaviours: list[str], reply_timeout: float, protocol: str = RunOptions.protocol,
+              url: str = "") -> None:
         count = len(behaviours)
         self.expected = count
         self.reply_timeout = reply_timeout
         self.protocol = protocol
+        self.url = url
         self.result = WaveResult(Sessions(attempted=count))
         self.finished.clear()
         for name in behaviours:
@@ -101,7 +104,7 @@ class MasterWaves:
             self.done.set()
 
     def run_wave(self, cycle: int, behaviours: list[str], reply_timeout: float,
-                 protocol: str = RunOptions.protocol) -> WaveResult:
+                 protocol: str = RunOptions.protocol, url: str = "") -> WaveResult:
         runner = self.environment.runner
         assert isinstance(runner, MasterRunner)
         assert self.environment.parsed_options is not None
@@ -115,7 +118,7 @@ class MasterWaves:
         for worker, count in zip(workers, shares(len(behaviours), len(workers)), strict=True):
             runner.send_message("harness-wave", {"cycle": cycle, "behaviours": behaviours[first:first + count],
                                                  "timeout": timeout, "reply_timeout": reply_timeout,
-                                                 "protocol": protocol},
+                                                 "protocol": protocol, "url": url},
                                 client_id=worker)
             first += count
         deadline = time.monotonic() + timeout + 30
@@ -139,7 +142,7 @@ def worker_wave(environment: Environment, msg: Any, **_: Any) -> None:
 
     def go() -> None:
         WAVE.start(list(data["behaviours"]), data.get("reply_timeout", RunOptions.reply_timeout),
-                   data.get("protocol", RunOptions.protocol))
+                   data.get("protocol", RunOptions.protocol), data.get("url", ""))
         result = WAVE.collect(data["timeout"])
         logger.info("cycle %s: ran %d of %d sessions (%d failed)", data["cycle"],
                     result.sessions.completed, len(data["behaviours"]), result.sessions.failed)

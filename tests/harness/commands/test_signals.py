@@ -182,3 +182,46 @@ def test_children_do_not_inherit_an_ignored_sigint(tmp_path: Path) -> None:
     assert children and not any(ignores_sigint(c.pid) for c in children)
     code, _ = signal_and_check(proc, signal.SIGTERM, min_children=2)
     assert code == EXIT_INCONCLUSIVE
+
+
+def locust_children(pid: int) -> list[psutil.Process]:
+    found = []
+    for child in descendants(pid):
+        try:
+            if "locust" in child.cmdline()[1:3]:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def test_signal_while_the_server_starts_leaves_no_process(tmp_path: Path) -> None:
+    """Locust starts beside the server and waits for run.json: a Ctrl-C before the server
+    listens stops both, and the run ends interrupted with no cycle."""
+    out = tmp_path / "early"
+    never_listens = f"{sys.executable} -c 'import time; time.sleep(120)' {{port}}"
+    proc = harness("run", "--cycles", "5", "--server-cmd", never_listens, "--ready-timeout", "60",
+                   "--out", str(out))
+    deadline = time.monotonic() + 30
+    while not locust_children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert locust_children(proc.pid), "Locust should start while the server does"
+    time.sleep(1.5)  # Locust has booted and waits for run.json
+    code, output = signal_and_check(proc, signal.SIGINT, min_children=2)
+    assert_interrupted(out, signal.SIGINT, code)
+    assert json.loads((out / "status.json").read_text())["cycles_done"] == 0, output
+
+
+def test_a_server_that_fails_to_start_stops_the_waiting_locust(tmp_path: Path) -> None:
+    """The error is the server's; the Locust that was waiting for it is gone with the harness."""
+    out = tmp_path / "failed"
+    fails = f"{sys.executable} -c 'import sys, time; time.sleep(1.5); sys.exit(3)' {{port}}"
+    proc = harness("run", "--cycles", "5", "--server-cmd", fails, "--out", str(out))
+    deadline = time.monotonic() + 30
+    while not locust_children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    waiting = locust_children(proc.pid)
+    assert waiting, "Locust should start while the server does"
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "exited early with code 3" in output, output
+    assert not alive(waiting)
