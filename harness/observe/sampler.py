@@ -183,12 +183,13 @@ class Sampler:
         return ControlMeter(self.processes if self._process is not None else None)
 
     def process_figures(self) -> ProcessFigures | None:
-        """RSS, fds, threads and TCP states of the server's process tree; CPU while idle."""
+        """RSS, fds, threads and TCP states of the server's process tree; CPU while idle,
+        over a window that the other figures are read in (the kernel charges reading a
+        process's /proc files to the reader, not to the server)."""
         if self._process is None:
             return None
         before = self.cpu_seconds()
-        time.sleep(self.idle_window)
-        idle_cpu = max(0.0, self.cpu_seconds() - before) / self.idle_window
+        opened = time.monotonic()
         rss = fds = threads = 0
         states: Counter[str] = Counter()
         for proc in self.processes():
@@ -201,6 +202,8 @@ class Sampler:
                         states[conn.status] += 1
             except psutil.NoSuchProcess:
                 continue
+        time.sleep(max(0.0, opened + self.idle_window - time.monotonic()))
+        idle_cpu = max(0.0, self.cpu_seconds() - before) / (time.monotonic() - opened)
         return ProcessFigures(
             rss_bytes=rss,
             open_fds=fds,
