@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+import harness.report.plots  # noqa: F401  (matplotlib loads while Locust boots, not after the last cycle)
 from harness.errors import interruption
 from harness.judge.analysis import Config
 from harness.judge.power import plan_note

@@ -14,7 +14,6 @@ from harness.report.behaviours import blamed
 from harness.report.behaviours import markdown as behaviour_section
 from harness.report.census import alloc_line, overview
 from harness.report.html import write_html
-from harness.report.plots import render_all
 from harness.rundir.records import PHASES, CycleSample
 from harness.rundir.store import write_summary
 
@@ -183,6 +182,8 @@ def write_reports(j: Judgement) -> list[Path]:
     files[1].write_text(markdown(j))
     files[2].write_text(junit(j))
     if j.run.samples:
+        from harness.report.plots import render_all  # matplotlib: not in the Locust child, which only prints
+
         files += render_all(j.run.samples, j.analysis, run_dir)
     files.append(write_html(j, run_dir))
     return files
