@@ -156,7 +156,7 @@ def plan_for(environment: Environment, stopping: Callable[[], bool] = lambda: Fa
 
 
 class DriverGreenlet:
-    """Owns one run: started on test_start, stopped on test_stop."""
+    """Owns one run: started by its test's Starter once the plan is in, stopped on test_stop."""
 
     def __init__(self, environment: Environment, plan: Plan) -> None:
         self.environment = environment
@@ -213,11 +213,6 @@ class DriverGreenlet:
         if live:  # the tab links report.html as soon as the run ends
             write_reports(judge(Run(plan.run_dir, list(BOARD.judge.samples), status, read_meta(plan.run_dir))))
             BOARD.finish()
-        self.end()
-
-    def end(self) -> None:
-        """The test is over by itself (not stopped): headless, Locust quits; in the UI it stops."""
-        environment = self.environment
         if not self.stopping and environment.runner is not None:
             if parsed_options(environment).headless:
                 gevent.spawn(environment.runner.quit)
@@ -248,10 +243,14 @@ class Starter:
     def run(self) -> None:
         try:
             plan = plan_for(self.environment, lambda: self.stopping)
-        except NoPlan as exc:  # nothing to write status into: the command that started Locust says why
-            logger.error("%s", exc)
-            if not self.stopping and self.environment.runner is not None:
-                gevent.spawn(self.environment.runner.quit)
+        except Exception as exc:  # no run directory to say it in: the command that started Locust says why
+            if isinstance(exc, NoPlan):
+                logger.error("%s", exc)
+            else:
+                logger.exception("no plan for this test")
+            runner = self.environment.runner
+            if not self.stopping and runner is not None:
+                gevent.spawn(runner.quit if parsed_options(self.environment).headless else runner.stop)
             return
         if plan is None or self.stopping:
             return
