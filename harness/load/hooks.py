@@ -137,10 +137,12 @@ def plan_for(environment: Environment, stopping: Callable[[], bool] = lambda: Fa
     parsed = parsed_options(environment)
     base = Path(parsed.run_dir) if parsed.run_dir else default_out()
     if parsed.await_plan > 0:
-        if await_meta(base, parsed.await_plan, stopping) is None:
+        meta = await_meta(base, parsed.await_plan, stopping)
+        if meta is None:
             return None
+    else:
+        meta = read_meta(base)
     run_dir = next_run_dir(base)
-    meta = read_meta(base)
     if meta is not None and meta.target is not None:  # harness run / ui wrote the plan
         options, target = meta.options, meta.target
         written = run_dir == base
