@@ -287,7 +287,8 @@ def census_rule(
 def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
     """A leak keeps growing; allocator warm-up front-loads its growth and levels off.
     So the rate that counts is the later half's, it must be large in its own right, and the
-    later half's floor must rise window after window (a single step is not a leak)."""
+    later half's floor must rise window after window (a single step is not a leak), with each
+    window's largest one-wave rise taken out (`without_steps`)."""
     result = MetricResult(name, "memory", unit="bytes")
     if len(y) < config.min_memory_cycles:
         result.verdict = INCONCLUSIVE
@@ -303,28 +304,51 @@ def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) ->
     late_slope, late_low, late_high = theil_sen(late) if len(late) >= 3 else (0.0, 0.0, 0.0)
     result.slope_per_cycle, result.ci = late_slope, (late_low, late_high)
     result.slope_per_session = late_slope / per_session if per_session else late_slope
-    late_total = late_slope * (len(late) - 1)
+    # What is judged is the growth that does not hang on one wave a window; what is reported
+    # is the later half's own rate.
+    late = without_steps(late, config.growth_windows)
+    kept_slope, kept_low, _ = theil_sen(late) if len(late) >= 3 else (0.0, 0.0, 0.0)
+    kept_per_session = kept_slope / per_session if per_session else kept_slope
+    late_total = kept_slope * (len(late) - 1)
     # A leak keeps growing through the later half: the floor of each of its windows (the least
     # the memory was there) sits above the one before, by at least a quarter of the largest
-    # such rise. One step (an arena the allocator took once, a cache that filled, a block of
-    # waves whose buffers fragmented the heap), on a slow creep or none, does not: a window's
-    # median straddles a step inside it and would rise twice for it.
+    # such rise. One step (an arena the allocator took once, a cache that filled), on a slow
+    # creep or none, does not: a window's median straddles a step inside it and would rise
+    # twice for it.
     rises = np.diff([float(np.min(w)) for w in windows(late, config.growth_windows)])
     persists = len(rises) >= 1 and float(rises.min()) > 0 and float(rises.min()) >= float(rises.max()) / 4
     result.practical = bool(
         low > 0
-        and late_low > 0
+        and kept_low > 0
         and persists
-        and result.slope_per_session >= config.min_memory_bytes_per_session
+        and kept_per_session >= config.min_memory_bytes_per_session
         and late_total >= config.min_memory_late_bytes
     )
     if result.practical:
         result.reason = (
             f"{name} still grows {result.slope_per_session / 1024:.1f} KiB per session in the "
-            f"later half of the run ({late_total / 2**20:.1f} MiB there; whole run "
-            f"{slope * (len(y) - 1) / 2**20:.1f} MiB)"
+            f"later half of the run ({late_total / 2**20:.1f} MiB there, not counting each "
+            f"window's largest one-wave step; whole run {slope * (len(y) - 1) / 2**20:.1f} MiB)"
         )
     return result
+
+
+def without_steps(y: np.ndarray, count: int) -> np.ndarray:
+    """`y` with the largest one-wave rise of each of its `count` windows taken out.
+
+    A leak is kept per session, so it adds again in every wave of a behaviour that leaks, and
+    each behaviour runs for several waves in a row (design.py's blocks). The allocator's
+    high-water mark instead steps in one wave: the first wave of a block whose concurrent
+    buffers set a new peak takes fresh arenas, which a fragmented heap does not give back, and
+    the block's next waves fit in them. Measured on aiohttp servers: +3.3, +0.1, +0.6 MiB over
+    one block of audio-dropping waves, +2.4, 0, +0.1 over the next. So a leak still grows
+    without its largest step in each window, and the allocator's steps do not."""
+    rises = np.diff(y)
+    for part in np.array_split(np.arange(len(rises)), count):
+        if len(part):
+            top = part[np.argmax(rises[part])]
+            rises[top] = min(rises[top], 0.0)
+    return np.concatenate([y[:1], y[0] + np.cumsum(rises)])
 
 
 def shift_rule(

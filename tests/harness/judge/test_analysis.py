@@ -376,6 +376,41 @@ def test_a_step_of_memory_that_straddles_a_window_and_a_smaller_one_later_are_no
     assert analyze(spread).metrics["memory.rss"].verdict == LEAK
 
 
+def test_steps_at_two_blocks_of_audio_dropping_waves_are_no_leak() -> None:
+    """The LRU server's RSS in another CI run (MiB): +3.3, +0.1, +0.6 over the block of
+    audio-dropping waves at cycles 30-32, +2.4, 0, +0.1 over the next at 38-40, flat after.
+    Both steps fall in the later half, whose window floors so rose twice (41.5 -> 45.5 -> 48.0),
+    and it was failed. A leak adds in every wave of the behaviour that leaks; these steps are
+    each one block's first wave, and without them the later half grows 0.8 MiB. The same rise
+    shared by every wave of both blocks is a leak."""
+    early = [39.9, 40.8, 40.9, 40.9, 41.1, 41.0, 41.0, 41.3, 41.3] + [41.4] * 12 + [41.5] * 8
+    ci = early + [44.8, 44.9, 45.5] + [45.5] * 5 + [47.9, 47.9, 48.0] + [48.0] * 10
+    assert len(ci) == 50
+    stepped = make_lines(rss=lambda t: ci[t] * MiB)
+    metric = analyze(stepped).metrics["memory.rss"]
+    assert metric.verdict == PASS and not metric.practical, metric.reason
+    in_blocks = early + [42.6, 43.7, 44.8] + [44.8] * 5 + [45.9, 47.0, 48.1] + [48.1] * 10
+    leak = analyze(make_lines(rss=lambda t: in_blocks[t] * MiB)).metrics["memory.rss"]
+    assert leak.verdict == LEAK, leak.reason
+    assert "not counting each window's largest one-wave step" in leak.reason
+
+
+def test_a_block_whose_later_waves_add_a_little_is_no_leak() -> None:
+    """The LRU server's RSS in a run here: +3.5, +0.5, +0.5 MiB over one block of
+    audio-dropping waves (cycles 34-36), then flat: one step, not a leak."""
+    run = [39.88, 40.62, 40.79, 40.79, 40.82, 40.93, 40.94, 40.94, 40.94, 41.02, 41.02, 41.02, 41.03,
+           41.04, 41.04, 41.04, 41.15, 41.15, 41.15, 41.15, 41.24, 41.4, 41.4, 41.4, 41.52, 41.53, 41.53,
+           41.53, 41.54, 41.62, 41.72, 41.72, 41.63, 45.16, 45.67] + [46.16] * 14 + [46.28]
+    assert analyze(make_lines(rss=lambda t: run[t] * MiB)).metrics["memory.rss"].verdict == PASS
+
+
+def test_a_leak_that_adds_in_lumps_is_still_one() -> None:
+    """A leak of 2 MiB objects, one every third wave (a rare path that keeps a big buffer):
+    each window has more than one lump, so it is caught without its largest one."""
+    lumps = make_lines(rss=lambda t: 30 * MiB + (t // 3) * 2 * MiB)
+    assert analyze(lumps).metrics["memory.rss"].verdict == LEAK
+
+
 # V8's count of arrays in the Node Socket.IO example's fixed server, one census a cycle: it
 # comes and goes by a few (the agent's own request, socket.io's buffers) and settles by a few
 # more over the run. Its floors rose 1332 -> 1334 -> 1335, by less than it jitters.
