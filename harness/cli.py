@@ -155,7 +155,7 @@ def gate(run_dir: Path, baseline: Path | None, warmup: int | None, out: Path | N
     from harness.judge.verdict import judge
     from harness.report.summary import headline
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, columns=True)  # the judge reads a soak as arrays, not an object a cycle
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
     reference = read_summary(baseline) if baseline else None

@@ -45,11 +45,14 @@ from harness.judge.rules import (
 )
 from harness.judge.series import (
     CONTROL_SERIES,
+    Samples,
+    columns_of,
     points,
     rate_series,
 )
 from harness.judge.signal import Signal, own_bundled_figure
-from harness.rundir.records import CycleSample, RunStatus
+from harness.rundir.columns import Columns
+from harness.rundir.records import RunStatus
 
 
 @dataclass
@@ -121,25 +124,27 @@ class Analysis:
 
 
 def analyze(
-    samples: list[CycleSample],
+    samples: Samples,
     config: Config | None = None,
     status: RunStatus | None = None,
-    drain: list[CycleSample] | None = None,
+    drain: Samples | None = None,
 ) -> Analysis:
-    """Judge one run from its samples (and the driver's status, and the drain check's samples, if any)."""
+    """Judge one run from its samples (and the driver's status, and the drain check's samples,
+    if any), as columns (series.py): a live run's samples are turned into them here."""
     config = config or Config()
+    samples = columns_of(samples)
     cycles = len(samples)
     # A run stopped early, or judged live, keeps the warm-up of the run that was planned.
     planned = (status.cycles_asked if status else None) or config.planned_cycles or cycles
     warmup = warmup_of(config.warmup, planned)
     post = samples[warmup:]
-    attempted = [sample.sessions.attempted for sample in post] or [0]
-    per_session = float(np.mean(attempted))
+    attempted = post.column("sessions.attempted")
+    per_session = float(np.mean(attempted)) if len(attempted) else 0.0
     reasons = vacuity_reasons(samples, post, config, status)
     instruments = instrument_failures(samples, warmup, config.min_post_warmup_cycles)
     reasons += [failures.describe() for failures in instruments if not failures.enough]
     analysis = Analysis(PASS, reasons, cycles, warmup, per_session, signals=[],
-                        sessions=sum(s.sessions.attempted for s in samples), failures=failure_tally(samples),
+                        sessions=int(np.sum(samples.column("sessions.attempted"))), failures=failure_tally(samples),
                         instruments=instruments)
     if len(post) < config.min_post_warmup_cycles:
         analysis.verdict = INCONCLUSIVE
@@ -165,7 +170,7 @@ def analyze(
             confound(metrics[name], cycles_of, y, analysis.machine, config)
     analysis.too_short = too_short(metrics, lengths, len(post), config)
     analysis.attribution, fits = attribute(samples, warmup, metrics, config, attributable(evidence, metrics))
-    check_drain(metrics, post, drain or [], config.growth_windows)
+    check_drain(metrics, post, columns_of(drain or []), config.growth_windows)
     analysis.attributed = sorted(fits)
     analysis.metrics = metrics
     analysis.signals = available_signals(post)
@@ -173,51 +178,55 @@ def analyze(
     return analysis
 
 
-def standard_waves(samples: list[CycleSample], warmup: int) -> list[bool]:
+def standard_waves(samples: Columns, warmup: int) -> np.ndarray:
     """Which cycles ran the run's most common post-warm-up wave (the standard mix, or the one
-    behaviour of a --scenario run): only those waves' own latencies and rates are comparable."""
-    key = [tuple(sorted(s.composition.items())) for s in samples]
-    common = Counter(key[warmup:]).most_common(1)
-    modal = common[0][0] if common else ()
-    return [i >= warmup and k == modal for i, k in enumerate(key)]
+    behaviour of a --scenario run): only those waves' own latencies and rates are comparable.
+    Of two as common, the one that ran first."""
+    _, counts = samples.compositions()
+    post = counts[warmup:]
+    standard = np.zeros(len(samples), dtype=bool)
+    if not len(post):
+        return standard
+    kinds, first, which, times = np.unique(post, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    modal = min(np.flatnonzero(times == times.max()), key=lambda k: first[k])
+    standard[warmup:] = which.ravel() == modal
+    return standard
 
 
-def vacuity_reasons(
-    samples: list[CycleSample],
-    post: list[CycleSample],
-    config: Config,
-    status: RunStatus | None,
-) -> list[str]:
+def vacuity_reasons(samples: Columns, post: Columns, config: Config, status: RunStatus | None) -> list[str]:
     """Why this run cannot count as a pass, whatever its metrics say."""
     reasons = []
     ended = [f"run ended early ({status.state}): {status.message}"] if status and not status.ended_well else []
-    if not samples:
+    if not len(samples):
         return ["no cycle was sampled", *ended]
     if len(post) < config.min_post_warmup_cycles:
         reasons.append(
             f"only {len(post)} cycles after a warm-up of {len(samples) - len(post)}; "
             f"need {config.min_post_warmup_cycles}"
         )
-    for sample in samples:
-        s = sample.sessions
-        if s.attempted and s.failed > config.max_failed_fraction * s.attempted:
-            top = ", ".join(f"{k} x{v}" for k, v in sorted(s.failures.items()))
-            reasons.append(f"cycle {sample.cycle}: {s.failed} of {s.attempted} sessions failed ({top})")
-            break
-    probes_ok = sum(1 for sample in samples if sample.probe.ok)
+    attempted, failed = samples.column("sessions.attempted"), samples.column("sessions.failed")
+    bad = np.flatnonzero((attempted > 0) & (failed > config.max_failed_fraction * attempted))
+    if len(bad):
+        i = int(bad[0])
+        top = ", ".join(f"{k} x{v}" for k, v in sorted(samples.failures.get(i, {}).items()))
+        reasons.append(f"cycle {int(samples.cycle[i])}: {int(failed[i])} of {int(attempted[i])} sessions failed "
+                       f"({top})")
+    probes_ok = int(np.sum(samples.column("probe.ok", 0.0) > 0))
     if probes_ok == 0:
-        errors = {sample.probe.error for sample in samples}
+        errors: set[str | None] = set(samples.probe_errors.values())
+        if len(samples.probe_errors) < len(samples):
+            errors.add(None)
         reasons.append(f"no probe completed a reply ({'; '.join(sorted(map(str, errors)))})")
     elif probes_ok < len(samples) / 2:
         reasons.append(f"the probe failed in {len(samples) - probes_ok} of {len(samples)} cycles")
     return reasons + ended
 
 
-def failure_tally(samples: list[CycleSample]) -> dict[str, int]:
+def failure_tally(samples: Columns) -> dict[str, int]:
     """Failed sessions by reason over the whole run, most frequent first."""
     tally: Counter[str] = Counter()
-    for sample in samples:
-        tally.update(sample.sessions.failures)
+    for failures in samples.failures.values():
+        tally.update(failures)
     return dict(tally.most_common())
 
 
@@ -236,22 +245,22 @@ def overall(analysis: Analysis) -> str:
     return INCONCLUSIVE if analysis.too_short else PASS  # a test that could not fire is no evidence
 
 
-def available_signals(samples: list[CycleSample]) -> list[str]:
+def available_signals(samples: Columns) -> list[str]:
     """Which kinds of evidence this run had (a server without counters has fewer)."""
     signals = []
-    first = samples[0]
-    if any(own_bundled_figure(n) for n in first.server):
+    first = [name for name in samples.section("server") if not np.isnan(samples.figures[name][0])]
+    if any(own_bundled_figure(n) for n in first):
         signals.append("server counters")
-    elif first.server:
+    elif first:
         signals.append("server metrics")
     if any(Signal.parse(name).derived == "mean_per_cycle" for name in rate_series(samples[:2])):
         signals.append("histograms (e.g. LLM prompt tokens)")
-    if first.process:
+    if samples.has("process")[0]:
         signals += ["memory", "fds", "threads", "tcp states", "idle cpu"]
-    if any(sample.probe.ok for sample in samples):
+    if np.any(samples.column("probe.ok", 0.0) > 0):
         signals.append("probe latency")
-    if any(sample.step("reply") for sample in samples):
+    if any(not np.isnan(samples.figure(f"wave.reply.{stat}")).all() for stat in ("p50", "p95", "max", "count")):
         signals.append("wave latency")
-    if any(sample.page for sample in samples):
+    if samples.section("page"):
         signals.append("page figures")
     return signals

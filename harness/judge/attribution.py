@@ -16,7 +16,6 @@ effects out.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -176,23 +175,37 @@ def design_of(compositions: list[dict[str, int]], before: dict[str, int] | None 
     names = sorted({b for c in compositions for b in c})
     counts = np.asarray([[c.get(b, 0) for b in names] for c in compositions], dtype=float).reshape(
         len(compositions), len(names))
-    previous = [before, *compositions[:-1]]
-    steady = np.asarray([p is not None and c == p for c, p in zip(compositions, previous, strict=True)], dtype=bool)
+    known = before is not None and set(before) <= set(names)
+    return design_of_counts(names, counts, np.asarray([before.get(b, 0) for b in names], dtype=float)
+                            if known and before is not None else None)
+
+
+def design_of_counts(names: list[str], counts: np.ndarray, before: np.ndarray | None = None) -> Design:
+    """`design_of` on a count matrix already made (cycles x `names`, each wave's sessions);
+    `before` is the wave before the first, over the same names (None: unknown, or one that ran
+    another behaviour)."""
+    previous = np.vstack([before if before is not None else np.full(len(names), np.nan), counts[:-1]]) \
+        if len(counts) else counts
+    steady = np.all(counts == previous, axis=1) if len(names) else np.ones(len(counts), dtype=bool)
+    if len(counts) and before is None:
+        steady[0] = False
     # A make-up that repeats only once (the first wave after a warm-up of standard mixes) is
     # fitted by itself: its one row carries no evidence and, with a leverage near 1, would set
     # every behaviour's HC3 interval by its own residual.
-    kinds = [tuple(sorted(c.items())) for c in compositions]
-    repeats = Counter(k for k, keep in zip(kinds, steady, strict=True) if keep)
-    steady &= np.asarray([repeats[k] >= 2 for k in kinds], dtype=bool)
+    if len(counts) and names:
+        kind = np.unique(counts, axis=0, return_inverse=True)[1].ravel()
+        repeats = np.bincount(kind[steady], minlength=int(kind.max()) + 1)
+        steady &= repeats[kind] >= 2
     design = Design(names, counts, steady, None)
     if not names:
         design.gap = Gap("no wave recorded its behaviours: attribution is moot", too_short=False)
     elif len(names) < 2:
         design.gap = Gap(f"'{names[0]}' alone in every wave: attribution to behaviours is moot", too_short=False)
     else:
-        alone = {next(iter(c)) for c, keep in zip(compositions, steady, strict=True) if keep and len(c) == 1}
+        running = counts[steady] > 0
+        alone = {names[int(np.argmax(row))] for row in running if row.sum() == 1}
         missing = [b for b in names if b not in alone]
-        resting = sum(1 for c, keep in zip(compositions, steady, strict=True) if keep and not c)
+        resting = int(np.sum(~running.any(axis=1)))
         x = design.matrix()
         if missing:
             design.gap = Gap(f"{', '.join(missing)} never ran alone twice in a row")

@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.judge.attribution import Design, Fit, design_of, fade, fit, name_effects, resets
+from harness.judge.attribution import Design, Fit, design_of_counts, fade, fit, name_effects, resets
 from harness.judge.onset import onset
 from harness.judge.rules import DEGRADED, LEAK, Config, MetricResult
 from harness.judge.series import Series
 from harness.judge.signal import Signal
-from harness.rundir.records import CycleSample
+from harness.rundir.columns import Columns
 
 MIB = 2**20
 
 
-def as_array(values: list[float | None]) -> np.ndarray:
+def as_array(values: Series | list[float | None]) -> np.ndarray:
     """A series as floats, NaN where a cycle has no figure."""
+    if isinstance(values, np.ndarray):
+        return values.astype(float, copy=False)
     return np.asarray([np.nan if v is None else v for v in values], dtype=float)
 
 
-def deltas(values: list[float | None], warmup: int) -> np.ndarray:
+def deltas(values: Series | list[float | None], warmup: int) -> np.ndarray:
     """Each post-warm-up cycle's change from the cycle before (NaN where either is missing)."""
     arr = as_array(values)
     before = arr[warmup - 1 : -1] if warmup >= 1 else np.concatenate([[np.nan], arr[:-1]])
@@ -48,15 +50,20 @@ def describe(f: Fit) -> str:
 
 
 def attribute(
-    samples: list[CycleSample], warmup: int, metrics: dict[str, MetricResult], config: Config,
+    samples: Columns, warmup: int, metrics: dict[str, MetricResult], config: Config,
     signals: tuple[dict[str, Series], dict[str, Series]],
 ) -> tuple[str | None, dict[str, Fit]]:
     """Attribute this run's `signals` (always attributed, attributed where their own rule failed:
     kinds.py says which); returns why it could not (or None) and the fits that named anything.
     Fills `by_behaviour` of the metrics and adds the leaks only it found."""
-    post = samples[warmup:]
-    before = samples[warmup - 1].composition if warmup >= 1 and len(samples) >= warmup else None
-    design = design_of([s.composition for s in post], before)
+    names, counts = samples.compositions()
+    ran = counts[warmup:].any(axis=0)  # the behaviours of the post-warm-up waves
+    before = counts[warmup - 1] if warmup >= 1 and len(samples) >= warmup else None
+    if before is not None and np.any(before[~ran] > 0):
+        before = None  # the wave before ran a behaviour no later wave did: it repeats nothing
+    order = sorted(np.flatnonzero(ran), key=lambda i: names[i])
+    design = design_of_counts([names[i] for i in order], counts[warmup:][:, order],
+                              None if before is None else before[order])
     if design.gap is not None:
         return str(design.gap), {}
     hard, soft = signals
@@ -101,12 +108,12 @@ def is_mean(name: str) -> bool:
     return Signal.parse(name).derived == "mean_per_cycle"
 
 
-def minimum(name: str, values: list[float | None]) -> float:
+def minimum(name: str, values: Series) -> float:
     """How large a noisy signal's effect over the run must be to be named."""
     if name == "memory.rss":
         return 1.0 * MIB
-    finite = [abs(v) for v in values if v is not None]
-    return max(1e-9, 0.1 * float(np.median(finite))) if finite else 1.0
+    finite = np.abs(values[~np.isnan(values)])
+    return max(1e-9, 0.1 * float(np.median(finite))) if len(finite) else 1.0
 
 
 def apply(f: Fit, metrics: dict[str, MetricResult], hard: bool) -> None:

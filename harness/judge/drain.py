@@ -13,12 +13,12 @@ import numpy as np
 from harness.judge.rules import LEAK, PASS, MetricResult, windows
 from harness.judge.series import clean, series
 from harness.judge.signal import Signal
-from harness.rundir.records import CycleSample
+from harness.rundir.columns import Columns
 
 DRAINED_KINDS = ("residue", "growth", "census")  # levels; memory rarely goes back to the OS, latency is no state
 
 
-def early_level(metric: MetricResult, post: list[CycleSample], count: int) -> float | None:
+def early_level(metric: MetricResult, post: Columns, count: int) -> float | None:
     """Where the level was early in the run: 0 for a per-client gauge, else the floor of the
     first window of the post-warm-up cycles (as the growth rule reads it)."""
     if metric.kind == "residue":
@@ -28,22 +28,22 @@ def early_level(metric: MetricResult, post: list[CycleSample], count: int) -> fl
 
 
 def check_drain(
-    metrics: dict[str, MetricResult], post: list[CycleSample], drain: list[CycleSample], windows_count: int
+    metrics: dict[str, MetricResult], post: Columns, drain: Columns, windows_count: int
 ) -> None:
     """Clear the leaks that drained; say of the others how long the idle was and what would tell."""
-    if not drain or not post:
+    if not len(drain) or not len(post):
         return
-    after = np.asarray([s.drain_after_s or 0.0 for s in drain], dtype=float)
+    after = np.nan_to_num(drain.column("drain_after_s"), nan=0.0)
     for metric in metrics.values():
         if metric.kind not in DRAINED_KINDS:
             continue
         values = series(drain, metric.name)
-        keep = [i for i, v in enumerate(values) if v is not None]
-        last = series(post[-1:], metric.name)[0]
+        keep = ~np.isnan(values)
+        last = float(series(post[-1:], metric.name)[0])
         early = early_level(metric, post, windows_count)
-        if not keep or last is None or early is None:
+        if not keep.any() or math.isnan(last) or early is None:
             continue
-        times, y = after[keep], np.asarray([values[i] for i in keep], dtype=float)
+        times, y = after[keep], values[keep]
         label = Signal.parse(metric.name).label
         lowest = int(np.argmin(y))  # first time it reached the lowest the idle took it to
         if y[lowest] < last and y[lowest] <= early:  # it fell during the idle, to its early level or below

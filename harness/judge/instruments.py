@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.rundir.records import CycleSample
+from harness.rundir.columns import Columns
 
 
 @dataclass
@@ -36,13 +36,13 @@ class InstrumentFailures:
         return asdict(self)
 
 
-def instrument_failures(samples: list[CycleSample], warmup: int, needed: int) -> list[InstrumentFailures]:
+def instrument_failures(samples: Columns, warmup: int, needed: int) -> list[InstrumentFailures]:
     """Every instrument that failed at least once, in the order of first failure; `needed`
     is how many post-warm-up cycles a signal needs to be judged at all."""
     errors: dict[str, Counter[str]] = {}
     judged_failed: Counter[str] = Counter()
-    for i, sample in enumerate(samples):
-        for instrument, error in sample.instruments_failed.items():
+    for i, failed in sorted(samples.instruments_failed.items()):
+        for instrument, error in failed.items():
             errors.setdefault(instrument, Counter())[error] += 1
             if i >= warmup:
                 judged_failed[instrument] += 1

@@ -36,6 +36,7 @@ from harness.judge.series import (
     Series,
     census_names,
     clean,
+    columns_of,
     counter_names,
     points,
     rate_series,
@@ -43,7 +44,7 @@ from harness.judge.series import (
     series,
 )
 from harness.judge.signal import Signal
-from harness.rundir.records import CycleSample
+from harness.rundir.columns import Columns
 
 # Figures the chat page reports (--scenario page) and the most each may be.
 PAGE_BOUNDS = {
@@ -58,17 +59,21 @@ PAGE_BOUNDS = {
 class Evidence:
     """One run as the kinds judge it, and what their rules leave for the later steps."""
 
-    samples: list[CycleSample]
+    samples: Columns  # (samples in memory are made columns)
     warmup: int
     per_session: float
     config: Config
-    standard: list[bool]  # the cycles that ran the run's most common wave (analysis.standard_waves)
+    standard: np.ndarray  # the cycles that ran the run's most common wave (analysis.standard_waves)
     lengths: dict[str, int] = field(default_factory=dict)  # cycles each tested signal was judged over
     latency: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # for confound.py
     census_groups: int = 0  # groups the census tracked; only those that grew are kept
 
+    def __post_init__(self) -> None:
+        self.samples = columns_of(self.samples)
+        self.standard = np.asarray(self.standard, dtype=bool)
+
     @property
-    def post(self) -> list[CycleSample]:
+    def post(self) -> Columns:
         return self.samples[self.warmup:]
 
     @cached_property
@@ -106,12 +111,12 @@ def census(ev: Evidence, name: str) -> MetricResult | None:
     return census_rule(name, y, ev.per_session, ev.config, cycles)
 
 
-def census_order(samples: list[CycleSample]) -> Callable[[MetricResult], tuple[int, float]]:
+def census_order(samples: Columns) -> Callable[[MetricResult], tuple[int, float]]:
     """Groups in the server's own code first (its tasks, containers, classes; what its
     developer can act on), then what a call's scope holds (a Node connection handler's
     closure: retained because something above holds the closure), then library objects;
     most per session first within each."""
-    own = {f"objects:{t}" for sample in samples if sample.census for t in sample.census.own_types}
+    own = {f"objects:{t}" for types in set(samples.own_types.values()) for t in types}
 
     def key(result: MetricResult) -> tuple[int, float]:
         signal = Signal.parse(result.name)
@@ -144,7 +149,7 @@ def memory(ev: Evidence, name: str) -> MetricResult | None:
 
 def rate(ev: Evidence, name: str) -> MetricResult | None:
     values = ev.rates[name]
-    y = clean([v for v, keep in zip(values, ev.standard, strict=True) if keep])
+    y = clean(values[ev.standard])
     if len(y) < 6:
         return None
     ev.lengths[name] = len(y)
@@ -161,7 +166,7 @@ def idle_cpu(ev: Evidence, name: str) -> MetricResult | None:
 def latency(ev: Evidence, name: str) -> MetricResult | None:
     """The probe runs alone, so every cycle's probe is comparable; a wave's own latency only
     among the waves that ran the same behaviours."""
-    keep = ev.standard if Signal.parse(name).source == "wave" else [i >= ev.warmup for i in range(len(ev.samples))]
+    keep = ev.standard if Signal.parse(name).source == "wave" else np.arange(len(ev.samples)) >= ev.warmup
     cycles, y = points(ev.samples, name, keep)
     if len(y) < 6:
         return None

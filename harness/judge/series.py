@@ -3,21 +3,21 @@
 Names: a server figure as the server calls it (`chat_asyncio_tasks`), `process.<field>`,
 `page.<figure>`, `probe.<field>`, `wave.<step>.<stat>`, `census.<group>`, and the derived
 `<counter>:per_cycle` / `<histogram>:mean_per_cycle`. Plots, the Leaks tab and the rules
-all read samples through `reader` (or `value`, for one sample), so no one else knows where a
-figure sits in a sample; the names are parsed by signal.py.
+all read samples through `series`, as columns (rundir/columns.py, the one place that knows
+where a figure sits in a sample); the names are parsed by signal.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import fields
 
 import numpy as np
 
-from harness.judge.signal import Signal, figure_kind, histogram_of
-from harness.rundir.records import Control, CycleSample, StepLatency
+from harness.judge.signal import figure_kind, histogram_of
+from harness.rundir.columns import Columns
+from harness.rundir.records import Control, CycleSample
 
-Series = list[float | None]  # one figure per cycle, None where a cycle has none
+Series = np.ndarray  # one figure per cycle, NaN where a cycle has none
 
 PER_CLIENT_GAUGES = (
     "chat_clients",
@@ -53,95 +53,64 @@ LATENCY_SERIES = (
 )
 PROCESS_LEVELS = ("open_fds", "threads", "close_wait")
 
-_STEP = {f.name for f in fields(StepLatency)}
 CONTROL_SERIES = tuple(f"control.{f.name}" for f in fields(Control))
 
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+Samples = list[CycleSample] | Columns  # a live run's samples, or a saved run's columns
 
 
-def reader(name: str) -> Callable[[CycleSample], float | None]:
-    """How to read the figure `name` out of a sample: resolved once per series, not once per
-    sample, so a soak's 100k cycles are read at the cost of one lookup each."""
-    signal = Signal.parse(name)
-    source, rest = signal.source, signal.figure
-    if source == "process":
-        return lambda sample: _number(getattr(sample.process, rest)) if sample.process else None
-    if source == "probe":
-        return lambda sample: _number(getattr(sample.probe, rest))
-    if source == "page":
-        return lambda sample: sample.page.get(rest)
-    if source == "control":
-        return lambda sample: _number(getattr(sample.control, rest)) if sample.control else None
-    if source == "census":  # a group the census counted; absent from a census: none left
-        return lambda sample: sample.census.groups.get(rest, 0.0) if sample.census is not None else None
-    if source == "wave":
-        step, stat = signal.step, signal.stat
-        if stat not in _STEP:
-            return lambda sample: None
-
-        def wave(sample: CycleSample) -> float | None:
-            latency = sample.latency.get(step)
-            return _number(getattr(latency, stat)) if latency else None
-
-        return wave
-    return lambda sample: sample.server.get(name)
+def columns_of(samples: Samples) -> Columns:
+    """The columns of these samples (themselves, if they are columns already)."""
+    return samples if isinstance(samples, Columns) else Columns.of(samples)
 
 
-def value(sample: CycleSample, name: str) -> float | None:
-    """The figure `name` in one sample, or None where the sample has none."""
-    return reader(name)(sample)
+def series(samples: Samples, name: str) -> np.ndarray:
+    """The figure `name` in each cycle, NaN where a cycle has none."""
+    return columns_of(samples).figure(name)
 
 
-def series(samples: list[CycleSample], name: str) -> list[float | None]:
-    read = reader(name)
-    return [read(sample) for sample in samples]
+def listed(values: np.ndarray) -> list[float | None]:
+    """A series as JSON holds it: None where a cycle has no figure."""
+    return [None if v != v else v for v in values.tolist()]
 
 
-def rss_series(samples: list[CycleSample]) -> list[float | None]:
+def rss_series(samples: Samples) -> np.ndarray:
     """Resident memory: psutil's, else the server's own Prometheus figure."""
-    rss = series(samples, "process.rss_bytes")
-    if sum(v is not None for v in rss) < 3:
-        return series(samples, "process_resident_memory_bytes")
+    columns = columns_of(samples)
+    rss = columns.figure("process.rss_bytes")
+    if np.count_nonzero(~np.isnan(rss)) < 3:
+        return columns.figure("process_resident_memory_bytes")
     return rss
 
 
-def server_names(samples: list[CycleSample]) -> list[str]:
+def server_names(samples: Samples) -> list[str]:
     """Every server figure seen in these samples, in order of first appearance."""
-    names: dict[str, None] = {}
-    for sample in samples:
-        names.update(dict.fromkeys(sample.server))
-    return list(names)
+    return list(columns_of(samples).section("server"))
 
 
-def rate_series(samples: list[CycleSample]) -> dict[str, list[float | None]]:
+def rate_series(samples: Samples) -> dict[str, np.ndarray]:
     """Per-cycle increments of counters (`*_total`) and per-cycle means of histograms
     (`X_sum` / `X_count`): cumulative figures judged by what each cycle added."""
-    names = server_names(samples)
-    out: dict[str, list[float | None]] = {}
+    columns = columns_of(samples)
+    names = columns.section("server")
+    out: dict[str, np.ndarray] = {}
 
-    def diffs(name: str) -> list[float | None]:
-        values = series(samples, name)
-        return [
-            None if a is None or b is None or b < a else b - a
-            for a, b in zip([None, *values[:-1]], values, strict=True)
-        ]
+    def diffs(name: str) -> np.ndarray:
+        values = columns.figure(name)
+        change = np.diff(values, prepend=np.nan)
+        change[change < 0] = np.nan  # a counter that went back: its process restarted
+        return change
 
     for name in names:
         if figure_kind(name) == "counter" and name not in IGNORED_COUNTERS:
             out[f"{name}:per_cycle"] = diffs(name)
         elif (base := histogram_of(name)) and base + "_count" in names:
             sums, counts = diffs(name), diffs(base + "_count")
-            out[f"{base}:mean_per_cycle"] = [
-                s / c if s is not None and c else None for s, c in zip(sums, counts, strict=True)
-            ]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[f"{base}:mean_per_cycle"] = np.where(counts > 0, sums / counts, np.nan)
     return out
 
 
-def counter_names(samples: list[CycleSample]) -> tuple[list[str], list[str]]:
+def counter_names(samples: Samples) -> tuple[list[str], list[str]]:
     """(per-client gauges, level gauges) present in the server's figures."""
     names = server_names(samples)
     per_client = [n for n in names if n in PER_CLIENT_GAUGES]
@@ -152,22 +121,22 @@ def counter_names(samples: list[CycleSample]) -> tuple[list[str], list[str]]:
     return per_client, levels
 
 
-def census_names(samples: list[CycleSample]) -> list[str]:
+def census_names(samples: Samples) -> list[str]:
     """Every group any census of these samples counted, as series names (`census.<group>`)."""
-    names: dict[str, None] = {}
-    for sample in samples:
-        if sample.census is not None:
-            names.update(dict.fromkeys(f"census.{group}" for group in sample.census.groups))
-    return list(names)
+    return [f"census.{group}" for group in columns_of(samples).section("census")]
 
 
-def points(samples: list[CycleSample], name: str, keep: list[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def points(samples: Samples, name: str, keep: np.ndarray | list[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(cycle numbers, values) of the samples that have figure `name` (and are kept)."""
-    read = reader(name)
-    pairs = [(s.cycle, v) for i, s in enumerate(samples)
-             if (keep is None or keep[i]) and (v := read(s)) is not None]
-    return np.asarray([c for c, _ in pairs], dtype=float), np.asarray([v for _, v in pairs], dtype=float)
+    columns = columns_of(samples)
+    values = columns.figure(name)
+    has = ~np.isnan(values)
+    if keep is not None:
+        has &= np.asarray(keep, dtype=bool)
+    return columns.cycle[has], values[has]
 
 
-def clean(values: list[float | None]) -> np.ndarray:
-    return np.asarray([v for v in values if v is not None], dtype=float)
+def clean(values: np.ndarray | list[float | None]) -> np.ndarray:
+    """The figures of a series, without the cycles that had none."""
+    arr = np.asarray([np.nan if v is None else v for v in values], dtype=float) if isinstance(values, list) else values
+    return arr[~np.isnan(arr)]

@@ -16,23 +16,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from harness.judge.analysis import Analysis, MetricResult
-from harness.judge.series import LATENCY_SERIES, rss_series, series
+from harness.judge.series import LATENCY_SERIES, Samples, columns_of, rss_series, series
 from harness.judge.signal import Signal
-from harness.rundir.records import CycleSample
 
 COLORS = {"pass": "tab:green", "leak": "tab:red", "degraded": "tab:orange", "inconclusive": "tab:gray",
           "confounded": "tab:purple"}
 
 
-def cycles_of(samples: list[CycleSample]) -> np.ndarray:
-    return np.asarray([sample.cycle for sample in samples], dtype=float)
+def cycles_of(samples: Samples) -> np.ndarray:
+    return columns_of(samples).cycle
 
 
 def as_array(values: list[float | None]) -> np.ndarray:
     return np.asarray(values, dtype=float)  # None becomes nan
 
 
-def values(samples: list[CycleSample], name: str) -> np.ndarray:
+def values(samples: Samples, name: str) -> np.ndarray:
     return as_array(series(samples, name))
 
 
@@ -67,7 +66,7 @@ def trend(ax: Any, x: np.ndarray, metric: MetricResult | None, warmup: int, y: n
             color=COLORS[metric.verdict], linewidth=1.2, label=f"trend ({metric.verdict})")
 
 
-def machine_panel(ax: Any, samples: list[CycleSample], x: np.ndarray) -> None:
+def machine_panel(ax: Any, samples: Samples, x: np.ndarray) -> None:
     """The control series: the fixed workload and loopback timings (ms), other processes' cores."""
     for name, label in (("control.cpu_ms", "fixed workload (ms)"), ("control.rtt_ms", "loopback round trip (ms)")):
         y = values(samples, name)
@@ -85,9 +84,10 @@ def machine_panel(ax: Any, samples: list[CycleSample], x: np.ndarray) -> None:
     ax.set_title("the machine: control series timed next to the probe")
 
 
-def latency_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -> None:
+def latency_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
+    samples = columns_of(samples)
     x = cycles_of(samples)
-    controlled = any(sample.control is not None for sample in samples)
+    controlled = bool(samples.has("control").any())
     fig, axes = plt.subplots(3 if controlled else 2, 1, figsize=(10, 9.5 if controlled else 7), sharex=True)
     probe_ax, wave_ax = axes[0], axes[1]
     verdicts = {k: m.verdict for k, m in analysis.metrics.items() if m.kind == "latency"}
@@ -128,7 +128,8 @@ def overall_of(verdicts: dict[str, str]) -> str:
     return "pass" if verdicts else "inconclusive"
 
 
-def resources_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -> None:
+def resources_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
+    samples = columns_of(samples)
     metrics = [m for m in analysis.metrics.values() if m.kind in ("residue", "growth", "idle_cpu", "bound")]
     x = cycles_of(samples)
     cols = 4
@@ -157,7 +158,8 @@ def resources_figure(samples: list[CycleSample], analysis: Analysis, path: Path)
     plt.close(fig)
 
 
-def memory_figure(samples: list[CycleSample], analysis: Analysis, path: Path) -> None:
+def memory_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
+    samples = columns_of(samples)
     metric = analysis.metrics.get("memory.rss")
     x = cycles_of(samples)
     y = as_array(rss_series(samples))
@@ -179,7 +181,7 @@ def memory_figure(samples: list[CycleSample], analysis: Analysis, path: Path) ->
     plt.close(fig)
 
 
-def compare_figure(runs: list[tuple[str, list[CycleSample]]], path: Path) -> None:
+def compare_figure(runs: list[tuple[str, Samples]], path: Path) -> None:
     """Overlay several runs: probe latency, live asyncio tasks and RSS against cycle."""
     panels = [
         ("probe.reply_ms", "probe reply latency (ms)", 1.0),
@@ -188,7 +190,7 @@ def compare_figure(runs: list[tuple[str, list[CycleSample]]], path: Path) -> Non
     ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, (figure, label, scale) in zip(axes, panels, strict=True):
-        for name, samples in runs:
+        for name, samples in [(name, columns_of(samples)) for name, samples in runs]:
             y = values(samples, figure) / scale
             if not np.all(np.isnan(y)):
                 ax.plot(cycles_of(samples), y, marker=".", linewidth=1, label=name)
@@ -205,7 +207,8 @@ def compare_figure(runs: list[tuple[str, list[CycleSample]]], path: Path) -> Non
 FIGURES = {"latency.png": latency_figure, "resources.png": resources_figure, "memory.png": memory_figure}
 
 
-def render_all(samples: list[CycleSample], analysis: Analysis, run_dir: Path) -> list[Path]:
+def render_all(samples: Samples, analysis: Analysis, run_dir: Path) -> list[Path]:
+    samples = columns_of(samples)
     paths = []
     for name, draw in FIGURES.items():
         draw(samples, analysis, run_dir / name)

@@ -19,8 +19,7 @@ from typing import Any
 
 from harness.judge.analysis import Analysis, analyze
 from harness.judge.early import looks_at
-from harness.judge.series import PER_CLIENT_GAUGES, rate_series, rss_series, series
-from harness.judge.series import value as value_of
+from harness.judge.series import PER_CLIENT_GAUGES, columns_of, listed, rate_series, rss_series, series
 from harness.judge.signal import Signal
 from harness.judge.verdict import WARMING_UP, Judge
 from harness.report.summary import wave_label
@@ -93,26 +92,29 @@ class LeaksBoard:
     def data(self) -> dict[str, Any]:
         """What /leaks/data answers: everything the tab draws."""
         samples = self.judge.samples
+        columns = columns_of(samples)
         failing = self.analysis.failing() if self.analysis else []
         flagged = [m.name for m in failing]
         cycles = [s.cycle for s in samples]
-        rates = rate_series(samples) if any(Signal.parse(n).derived for n in flagged) else {}
-        charts = [{"name": "probe", "title": "probe reply (ms)", "values": series(samples, "probe.reply_ms")}]
+        rates = rate_series(columns) if any(Signal.parse(n).derived for n in flagged) else {}
+        charts = [{"name": "probe", "title": "probe reply (ms)", "values": listed(series(columns, "probe.reply_ms"))}]
         for metric in failing[:MAX_SIGNAL_CHARTS]:
             if metric.name == "probe.reply_ms":
                 continue
-            values = rates.get(metric.name) or (
-                rss_series(samples) if metric.name == "memory.rss" else series(samples, metric.name))
+            if metric.name in rates:
+                values = rates[metric.name]
+            else:
+                values = rss_series(columns) if metric.name == "memory.rss" else series(columns, metric.name)
             title = Signal.parse(metric.name).label.replace("`", "")
-            charts.append({"name": metric.name, "title": title, "values": values})
+            charts.append({"name": metric.name, "title": title, "values": listed(values)})
         in_census = {n for n in flagged if Signal.parse(n).source == "census"}
         census = [n for n in flagged if n in in_census][:MAX_CENSUS_COLUMNS]  # most per session first
         flagged = [n for n in flagged if n not in in_census] + census
-        columns = BASE_COLUMNS + [c for c in dict.fromkeys(column_of(n) for n in flagged) if c not in BASE_COLUMNS]
+        shown = BASE_COLUMNS + [c for c in dict.fromkeys(column_of(n) for n in flagged) if c not in BASE_COLUMNS]
         rows = self._rows
         if census:  # the census groups that grew, which no row held when it was made
-            rows = [row | {column_of(n): value_of(sample, n) for n in census}
-                    for row, sample in zip(rows, samples, strict=True)]
+            grown = {column_of(n): listed(series(columns, n)) for n in census}
+            rows = [row | {column: values[i] for column, values in grown.items()} for i, row in enumerate(rows)]
         report = self.run_dir is not None and self.finished and (self.run_dir / "report.html").exists()
         return {
             "verdict": self.analysis.verdict if self.analysis else WARMING_UP,
@@ -125,8 +127,8 @@ class LeaksBoard:
             + notes(self.analysis),
             "cycles": cycles,
             "charts": charts,
-            "columns": columns,
-            "all_columns": list(rows[0]) if rows else columns,
+            "columns": shown,
+            "all_columns": list(rows[0]) if rows else shown,
             "rows": rows[::-1],
             "report": "./leaks/report.html" if report else None,
         }

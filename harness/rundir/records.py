@@ -11,9 +11,12 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.options import RunOptions
+
+if TYPE_CHECKING:
+    from harness.rundir.columns import Columns
 
 
 class RecordError(ValueError):
@@ -414,7 +417,7 @@ class Run:
     """A run as the judge and the reports see it, live or loaded from its directory."""
 
     path: Path
-    samples: list[CycleSample]
+    samples: list[CycleSample] | Columns  # Columns: a saved run read for the judge alone (`harness gate`)
     status: RunStatus | None = None
     meta: RunMeta | None = None
     warnings: list[str] = field(default_factory=list)

@@ -1,6 +1,7 @@
 """The run directory's files: every name, writer and reader of run.json, samples.jsonl and
 status.json lives here. Live and saved data are the same records: the follower and the
-loader both hand on `CycleSample`s.
+loader both hand on `CycleSample`s, or, for the judge alone (`harness gate`), the loader hands
+on a saved run's `Columns` (columns.py), read without an object a cycle.
 
 Each file has one writer. run.json: the command that starts the run (`harness run` or `ui`),
 or the Locust child for a run it was started on by hand (or a later test in the UI), where
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.rundir.columns import Columns, ColumnsBuilder
 from harness.rundir.records import CycleSample, RecordError, Run, RunMeta, RunStatus
 
 logger = logging.getLogger("harness.rundir")
@@ -113,44 +115,72 @@ class SampleLog:
 PARSE_CHUNK = 2000  # lines parsed as one JSON array: their keys are read once, not per line
 
 
+def chunks(lines: bytes | Iterable[bytes], first_number: int) -> Iterable[list[tuple[int, bytes]]]:
+    """The non-blank lines (a file's bytes, or its lines as they are read), numbered, in
+    chunks of `PARSE_CHUNK`."""
+    chunk: list[tuple[int, bytes]] = []
+    for number, line in enumerate(io.BytesIO(lines) if isinstance(lines, bytes) else lines, start=first_number):
+        if line.strip():
+            chunk.append((number, line))
+            if len(chunk) == PARSE_CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def documents(chunk: list[tuple[int, bytes]]) -> list[Any] | None:
+    """The lines of a chunk read as one JSON array, or None if one is not a JSON document."""
+    try:
+        parsed = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return parsed if len(parsed) == len(chunk) else None  # else a line held a comma of its own
+
+
 def parse_lines(path: Path, lines: bytes | Iterable[bytes], first_number: int) -> tuple[list[CycleSample], list[str]]:
     """The samples of these lines (a file's bytes, or its lines as they are read); a line that
     is not one is skipped with a warning naming the file and line."""
     samples: list[CycleSample] = []
     warnings: list[str] = []
-    chunk: list[tuple[int, bytes]] = []
-
-    def parse() -> None:
-        parsed = parse_chunk(chunk)
+    for chunk in chunks(lines, first_number):
+        parsed = documents(chunk)
         if parsed is not None:
-            samples.extend(parsed)
-        else:
-            for number, line in chunk:  # one line at a time, to say which is bad
-                try:
-                    samples.append(CycleSample.from_json(line))
-                except RecordError as exc:
-                    warnings.append(f"{path}:{number}: {exc}; line skipped")
-        chunk.clear()
-
-    for number, line in enumerate(io.BytesIO(lines) if isinstance(lines, bytes) else lines, start=first_number):
-        if line.strip():
-            chunk.append((number, line))
-            if len(chunk) == PARSE_CHUNK:
-                parse()
-    parse()
+            try:
+                samples.extend([CycleSample.from_dict(document) for document in parsed])  # all or none
+                continue
+            except RecordError:
+                pass
+        for number, line in chunk:  # one line at a time, to say which is bad
+            try:
+                samples.append(CycleSample.from_json(line))
+            except RecordError as exc:
+                warnings.append(f"{path}:{number}: {exc}; line skipped")
     return samples, warnings
 
 
-def parse_chunk(chunk: list[tuple[int, bytes]]) -> list[CycleSample] | None:
-    """The samples of these lines read as one JSON array (their keys read once, not per line),
-    or None if any line is not a sample."""
-    try:
-        documents = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
-        if len(documents) != len(chunk):  # a line held a comma of its own
-            return None
-        return [CycleSample.from_dict(document) for document in documents]
-    except (json.JSONDecodeError, UnicodeDecodeError, RecordError):
-        return None
+def read_columns(path: Path) -> tuple[Columns, list[str]]:
+    """The samples of a samples.jsonl as columns (columns.py), never as a `CycleSample` each;
+    a line that is not a sample is skipped with a warning naming the file and line."""
+    builder = ColumnsBuilder()
+    warnings: list[str] = []
+    with path.open("rb") as fh:
+        for chunk in chunks(fh, 1):
+            parsed = documents(chunk)
+            if parsed is not None:
+                try:
+                    builder.add(parsed)
+                    continue
+                except (ValueError, TypeError, AttributeError):
+                    pass
+            for number, line in chunk:  # one line at a time: the record's own checks say what is bad
+                try:
+                    builder.add([CycleSample.from_json(line).to_dict()])
+                except RecordError as exc:
+                    warnings.append(f"{path}:{number}: {exc}; line skipped")
+                except (ValueError, TypeError, AttributeError) as exc:
+                    warnings.append(f"{path}:{number}: malformed cycle sample ({exc}); line skipped")
+    return builder.build(), warnings
 
 
 class SampleFollower:
@@ -176,13 +206,18 @@ class SampleFollower:
         return samples
 
 
-def load_run(path: Path) -> Run:
+def load_run(path: Path, columns: bool = False) -> Run:
     """A saved run; a truncated or malformed line is skipped with a warning, not fatal. The
-    file is read as it is parsed, so a soak's samples are never in memory twice."""
+    file is read as it is parsed, so a soak's samples are never in memory twice. With
+    `columns`, its samples are `Columns` (what the judge reads), not a `CycleSample` each."""
     if not (path / SAMPLES_FILE).exists():
         raise UsageError(f"{path} is not a run directory: no {SAMPLES_FILE}")
-    with (path / SAMPLES_FILE).open("rb") as fh:
-        samples, warnings = parse_lines(path / SAMPLES_FILE, fh, 1)
+    samples: list[CycleSample] | Columns
+    if columns:
+        samples, warnings = read_columns(path / SAMPLES_FILE)
+    else:
+        with (path / SAMPLES_FILE).open("rb") as fh:
+            samples, warnings = parse_lines(path / SAMPLES_FILE, fh, 1)
     drain, drain_warnings = read_drain(path)
     return Run(path, samples, read_status(path), read_meta(path), warnings + drain_warnings, drain)
 
