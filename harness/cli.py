@@ -174,7 +174,7 @@ def report(run_dir: Path) -> int:
     from harness.judge.verdict import judge
     from harness.report.summary import headline, write_reports
 
-    judgement = judge(load_run(run_dir))
+    judgement = judge(load_run(run_dir, columns=True))
     for path in write_reports(judgement):
         click.echo(f"wrote {path}")
     click.echo(headline(judgement))

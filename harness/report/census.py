@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from harness.judge.rules import MetricResult
+from harness.judge.series import columns_of
 from harness.judge.verdict import Judgement
 
 TOP_GARBAGE = 8
@@ -65,30 +66,32 @@ def overview(j: Judgement) -> CensusOverview | None:
     """None when the run neither had a census nor has anything to say about one."""
     target = j.run.meta.target if j.run.meta else None
     note = target.census_note if target else None
-    post = [s.census for s in j.run.samples[j.analysis.warmup:] if s.census is not None]
-    if not post and not note:
+    post = columns_of(j.run.samples)[j.analysis.warmup:]
+    present = post.has("census")
+    if not present.any() and not note:
         return None
-    result = CensusOverview(note, censuses=len(post), groups=j.analysis.census_groups)
+    result = CensusOverview(note, censuses=int(present.sum()), groups=j.analysis.census_groups)
     result.failed = next((f.describe() for f in j.analysis.instruments if f.instrument == "census"), None)
     result.grew = [m for m in j.analysis.failing() if m.kind == "census"]
-    if not post:
+    if not present.any():
         return result
-    typed = [c.garbage for c in post if c.garbage is not None]  # a census types it now and then
+    typed = [post.census_garbage[i] for i in sorted(post.census_garbage)]  # a census types it now and then
     names = {name for garbage in typed for name in garbage}
     medians = {name: float(np.median([garbage.get(name, 0.0) for garbage in typed])) for name in names}
-    common = sorted(((n, v) for n, v in medians.items() if v > 0), key=lambda item: -item[1])
+    common = sorted(((n, v) for n, v in medians.items() if v > 0), key=lambda item: (-item[1], item[0]))
     result.garbage, result.garbage_kinds, result.garbage_typed = common[:TOP_GARBAGE], len(common), len(typed)
-    result.garbage_total = float(np.median([c.garbage_total for c in post]))
-    took = [c.took_ms for c in post if c.took_ms is not None]
-    if took:
-        result.took_ms, result.took_max_ms = float(np.median(took)), max(took)
-    loops = [c.loop_ms for c in post if c.loop_ms is not None]
-    result.loop_max_ms = max(loops) if loops else None
-    result.skipped_max = max(c.skipped for c in post)
-    result.alloc = next((c.alloc for c in reversed(post) if c.alloc), [])
+    result.garbage_total = float(np.median(np.nan_to_num(post.column("census.garbage_total")[present])))
+    took = post.column("census.took_ms")[present]
+    took = took[~np.isnan(took)]
+    if len(took):
+        result.took_ms, result.took_max_ms = float(np.median(took)), float(took.max())
+    loops = post.column("census.loop_ms")[present]
+    result.loop_max_ms = float(np.nanmax(loops)) if not np.isnan(loops).all() else None
+    result.skipped_max = int(np.max(np.nan_to_num(post.column("census.skipped")[present])))
+    result.alloc = post.census_alloc[max(post.census_alloc)] if post.census_alloc else []
     # A note that gives figures ("heap snapshot of 7.0 MB live in 350 ms") is said once, as the
     # last census said it, not once per cycle its figures changed.
-    latest = {re.sub(r"\d+(?:\.\d+)?", "#", n): n for c in post for n in c.notes}
+    latest = {re.sub(r"\d+(?:\.\d+)?", "#", n): n for i in sorted(post.census_notes) for n in post.census_notes[i]}
     result.notes = list(latest.values())
     return result
 

@@ -3,11 +3,13 @@ junit.xml and the plots; and the one progress line per cycle."""
 
 from __future__ import annotations
 
-import statistics
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
+
 from harness.judge.analysis import CONFOUNDED, DEGRADED, LEAK
+from harness.judge.series import Samples, columns_of
 from harness.judge.verdict import Judgement
 from harness.options import BEHAVIOURS
 from harness.report.behaviours import blamed
@@ -70,19 +72,23 @@ def headline(j: Judgement) -> str:
 
 
 
-def where_cycles_go(samples: list[CycleSample]) -> str:
+def where_cycles_go(samples: Samples) -> str:
     """The median of each phase over the cycles that timed them, and of what the phases do not
     account for between one cycle's start and the next's (the Locust round trip, writing the
     sample, judging it): "wave 0.06, quiesce 0.05, ..., other 0.3 of 0.55"."""
-    timed = [s for s in samples if s.phases]
-    if not timed:
+    columns = columns_of(samples)
+    timed_phases = [columns.column(f"phases.{name}") for name in columns.section("phases")]
+    if not timed_phases:
         return ""
-    parts = [f"{name} {statistics.median(s.phases.get(name, 0.0) for s in timed):.3g}" for name in PHASES]
-    pairs = zip(samples, samples[1:], strict=False)
-    gaps = [(b.time - a.time, sum(a.phases.values())) for a, b in pairs if a.phases and b.time]
-    if gaps:
-        parts.append(f"other {statistics.median(total - spent for total, spent in gaps):.3g}"
-                     f" of {statistics.median(total for total, _ in gaps):.3g}")
+    phases = np.column_stack(timed_phases)
+    timed = ~np.isnan(phases).all(axis=1)
+    parts = [f"{name} {float(np.median(np.nan_to_num(columns.column(f'phases.{name}')[timed]))):.3g}"
+             for name in PHASES]
+    spent, time = np.nansum(phases, axis=1), columns.column("time")
+    pairs = timed[:-1] & (np.nan_to_num(time[1:]) != 0)  # a cycle that timed its phases, and the next's start
+    if pairs.any():
+        totals = (time[1:] - time[:-1])[pairs]
+        parts.append(f"other {float(np.median(totals - spent[:-1][pairs])):.3g} of {float(np.median(totals)):.3g}")
     return ", ".join(parts)
 
 

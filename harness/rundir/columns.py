@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.rundir.records import _CONTROL_FIELDS, _PROCESS_FIELDS, CycleSample, StepLatency
+from harness.rundir.records import _CONTROL_FIELDS, _PROCESS_FIELDS, CycleSample, StepLatency, _figures
 
 _PLAIN = frozenset({float, int, type(None)})
 _STATS = ("p50", "p95", "max", "count")
@@ -60,6 +60,9 @@ class Columns:
     probe_errors: dict[int, str] = field(default_factory=dict)
     instruments_failed: dict[int, dict[str, str]] = field(default_factory=dict)
     own_types: dict[int, tuple[str, ...]] = field(default_factory=dict)  # census's types of the server's code
+    census_garbage: dict[int, dict[str, float]] = field(default_factory=dict)  # where a census typed it
+    census_alloc: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # growing lines (--inspect=alloc)
+    census_notes: dict[int, tuple[str, ...]] = field(default_factory=dict)
     length: int = 0
     _present: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -132,7 +135,8 @@ class Columns:
             {k: v[start:stop] for k, v in self.figures.items()},
             {k: v[start:stop] for k, v in self.meta.items()},
             self.names, inside(self.failures), inside(self.probe_errors), inside(self.instruments_failed),
-            inside(self.own_types), len(indices),
+            inside(self.own_types), inside(self.census_garbage), inside(self.census_alloc),
+            inside(self.census_notes), len(indices),
         )
 
 
@@ -145,7 +149,8 @@ class ColumnsBuilder:
         self.parts: dict[tuple[str, str], list[tuple[int, np.ndarray]]] = {}  # (store, name) -> pieces
         self.names: dict[str, dict[str, None]] = {}
         self.sparse: dict[str, dict[int, Any]] = {
-            "failures": {}, "probe_errors": {}, "instruments_failed": {}, "own_types": {}}
+            "failures": {}, "probe_errors": {}, "instruments_failed": {}, "own_types": {},
+            "census_garbage": {}, "census_alloc": {}, "census_notes": {}}
         self.interned: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def add(self, docs: list[Any]) -> None:
@@ -206,8 +211,16 @@ class ColumnsBuilder:
         keyed("census", "figures", "census.", [c.get("groups") or {} for c in census])
         for i, c in enumerate(census):
             if c.get("own_types"):
-                types = tuple(map(str, c["own_types"]))
-                sparse["own_types"][i] = self.interned.setdefault(types, types)
+                sparse["own_types"][i] = self.intern(tuple(map(str, c["own_types"])))
+            if c.get("garbage") is not None:
+                sparse["census_garbage"][i] = _figures(c["garbage"], "'census.garbage'")
+            alloc = c.get("alloc") or []
+            if isinstance(alloc, dict):  # the agent's answer: {"lines": [...]} or {"error": ...}
+                alloc = alloc.get("lines") or []
+            if alloc:
+                sparse["census_alloc"][i] = [dict(line) for line in alloc]
+            if c.get("notes"):
+                sparse["census_notes"][i] = self.intern(tuple(map(str, c["notes"])))
         for i, d in enumerate(docs):
             if d.get("instruments_failed"):
                 failed = d["instruments_failed"]
@@ -222,6 +235,10 @@ class ColumnsBuilder:
         for key, found in sparse.items():
             self.sparse[key].update({self.length + i: v for i, v in found.items()})
         self.length += len(docs)
+
+    def intern(self, strings: tuple[str, ...]) -> tuple[str, ...]:
+        """One copy of a tuple that every census repeats (own types, notes)."""
+        return self.interned.setdefault(strings, strings)
 
     def build(self) -> Columns:
         columns = Columns(length=self.length, names={k: list(v) for k, v in self.names.items()},

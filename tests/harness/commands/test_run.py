@@ -103,7 +103,8 @@ def test_server_dying_mid_run_is_inconclusive_and_keeps_samples(tmp_path: Path) 
 
 
 def test_report_and_compare_rerender(tmp_path: Path) -> None:
-    """report re-renders a saved run; compare overlays two runs in one figure."""
+    """report re-renders a saved run, read as columns, into the summaries the run wrote from
+    its samples; compare overlays two runs in one figure."""
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["run", "--cycles", "5", "--users", "4", "--out", str(a)]) == EXIT_INCONCLUSIVE
     assert_clean_but_too_short(summary(a))
@@ -111,6 +112,10 @@ def test_report_and_compare_rerender(tmp_path: Path) -> None:
     (a / "latency.png").unlink()
     assert main(["report", str(a)]) == 0
     assert (a / "latency.png").stat().st_size > 10_000
+    written = {name: (b / name).read_text() for name in ("summary.md", "summary.json", "junit.xml")}
+    assert "Inside the server (census)" in written["summary.md"] and "Where a cycle goes" in written["summary.md"]
+    assert main(["report", str(b)]) == 0
+    assert {name: (b / name).read_text() for name in written} == written
     figure = tmp_path / "compare.png"
     assert main(["compare", str(a), str(b), "--out", str(figure)]) == 0
     assert figure.stat().st_size > 10_000
