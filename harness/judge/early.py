@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from harness.judge.analysis import DEGRADED, LEAK, Analysis, Config, analyze
 from harness.judge.rules import warmup_of
+from harness.rundir.columns import Growing
 from harness.rundir.records import CycleSample
 
 
@@ -46,13 +47,14 @@ class EarlyStop:
         self.samples: list[CycleSample] = []
         self.decided: Decision | None = None
         self.last_look = 0
+        self.growing = Growing()  # the samples as columns, each look taking in only the new ones
 
     def add(self, sample: CycleSample) -> Decision | None:
         self.samples.append(sample)
         n = len(self.samples)
         if self.decided is None and n >= self.first_look and looks_at(n, self.last_look):
             self.last_look = n
-            analysis = analyze(self.samples, self.config)
+            analysis = analyze(self.growing.of(self.samples), self.config)
             if analysis.verdict in (LEAK, DEGRADED):
                 self.decided = Decision(len(self.samples), analysis)
         return self.decided

@@ -12,6 +12,7 @@ from harness.judge.analysis import CONFOUNDED, DEGRADED, INCONCLUSIVE, LEAK, PAS
 from harness.judge.early import Decision, EarlyStop
 from harness.judge.gate import Baseline, BaselineError, Regression, compare
 from harness.judge.rules import warmup_of
+from harness.rundir.columns import Columns, Growing
 from harness.rundir.records import CycleSample, Run
 
 EXIT_CODES = {
@@ -96,6 +97,11 @@ class Judge:
         self.planned = planned_cycles
         self.samples: list[CycleSample] = []
         self.early = EarlyStop(planned_cycles, self.config) if stop_early else None
+        self.growing = Growing()
+
+    def columns(self) -> Columns:
+        """The samples so far as columns, taking in only those that came since the last call."""
+        return self.growing.of(self.samples)
 
     def add(self, sample: CycleSample) -> Decision | None:
         """Take one cycle (a cycle already taken is ignored); returns the decision once
@@ -114,5 +120,5 @@ class Judge:
         warmup = warmup_of(self.config.warmup, self.planned or len(self.samples))
         if len(self.samples) < warmup + self.config.min_post_warmup_cycles:
             return None
-        return analyze(self.samples, replace(self.config, planned_cycles=self.planned or len(self.samples)))
+        return analyze(self.columns(), replace(self.config, planned_cycles=self.planned or len(self.samples)))
 

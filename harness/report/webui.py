@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.judge.analysis import Analysis, analyze
 from harness.judge.early import looks_at
-from harness.judge.series import PER_CLIENT_GAUGES, columns_of, listed, rate_series, rss_series, series
+from harness.judge.series import PER_CLIENT_GAUGES, listed, rate_series, rss_series, series
 from harness.judge.signal import Signal
 from harness.judge.verdict import WARMING_UP, Judge
 from harness.report.summary import wave_label
@@ -92,7 +92,7 @@ class LeaksBoard:
     def data(self) -> dict[str, Any]:
         """What /leaks/data answers: everything the tab draws."""
         samples = self.judge.samples
-        columns = columns_of(samples)
+        columns = self.judge.columns()
         failing = self.analysis.failing() if self.analysis else []
         flagged = [m.name for m in failing]
         cycles = [s.cycle for s in samples]

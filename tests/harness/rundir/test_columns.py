@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.judge.analysis import analyze
-from harness.rundir.columns import Columns
+from harness.rundir.columns import Columns, Growing
 from harness.rundir.records import Census, CycleSample
 from harness.rundir.store import PARSE_CHUNK, SampleLog, load_run, read_columns
 from tests.harness.judge.synthetic import make_lines
@@ -110,3 +110,17 @@ def test_bad_lines_are_skipped_and_named_as_the_object_reader_names_them(tmp_pat
     assert columns.warnings == objects.warnings and len(columns.warnings) == 3
     assert list(columns.samples.cycle) == [s.cycle for s in objects.samples]
     assert "odd" not in columns.samples.section("server")
+
+
+def test_a_live_runs_columns_grow_with_its_samples_and_earlier_ones_stay_as_they_were() -> None:
+    """The judge's looks and the Leaks tab's polls take in only the samples that came since the
+    last: the columns then are those of all the samples at once, and the columns an earlier
+    look got are not changed by a later one."""
+    samples = varied()
+    growing = Growing()
+    early = growing.of(samples[:25])
+    copy = {name: values.copy() for name, values in early.figures.items()}
+    for n in (26, 26, 40, 60):
+        columns = growing.of(samples[:n])
+    same(columns, Columns.of(samples))
+    assert len(early) == 25 and all(np.array_equal(early.figures[k], v, equal_nan=True) for k, v in copy.items())
