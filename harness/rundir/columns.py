@@ -4,7 +4,9 @@ The judge reads a run figure by figure, so it reads it from here, whether the sa
 one by one from a live run (`Columns.of`) or from a saved samples.jsonl (`read_columns`,
 which never builds a `CycleSample`: a 100,000-cycle soak costs a few arrays, not an object
 per sample). The few things that are not numbers (session failures, probe errors, failed
-instruments, the census's own types) are kept only for the cycles that have them.
+instruments; the census's own types, typed garbage, notes and allocation lines) are kept
+only for the cycles that have them. A process's TCP states by name are not kept: no
+series reads them (`process.close_wait` is its own figure).
 
 Figures are named as series.py names them: a server figure as the server calls it,
 `process.<field>`, `probe.<field>`, `page.<figure>`, `control.<field>`, `census.<group>`,
