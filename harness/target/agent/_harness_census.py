@@ -31,6 +31,7 @@ import sysconfig
 import threading
 import time
 import tracemalloc
+import weakref
 from collections import Counter, deque
 
 THREAD_NAME = "harness-census"
@@ -68,8 +69,38 @@ def _library_dirs():
 LIBRARY_DIRS = _library_dirs()
 _own_files = {}  # type: dict[str, bool]
 _own_modules = {}  # type: dict[str, bool]
-_type_kinds = {}  # type: dict[type, int]  # emptied after each census: it must not keep a class of the server alive
-_container_bases = {}  # type: dict[type, type | None]  # emptied after each census, as _type_kinds
+_container_bases = {}  # type: dict[type, type | None]  # emptied after each census: it must not keep a class alive
+
+
+class TypeCache:
+    """type -> what the census worked out about it, kept from one census to the next (a heap
+    holds hundreds of types, and reading each anew took a tenth of a census) without keeping
+    a class of the server alive: an entry is keyed by the type's id and holds a weak reference,
+    which tells the type from a later one at the same address and drops the entry with it."""
+
+    def __init__(self):
+        self.entries = {}
+
+    def get(self, kind):
+        entry = self.entries.get(id(kind))
+        return entry[1] if entry is not None and entry[0]() is kind else None
+
+    def put(self, kind, value):
+        key = id(kind)
+        entries = self.entries
+
+        def forget(ref):
+            if entries.get(key, (None,))[0] is ref:
+                entries.pop(key, None)
+
+        try:
+            entries[key] = (weakref.ref(kind, forget), value)
+        except TypeError:  # a type that takes no weak reference: worked out again next time
+            pass
+        return value
+
+
+_type_kinds = TypeCache()  # type -> 2, 1 or 0 (type_kind)
 
 
 def own_file(filename):
@@ -116,7 +147,7 @@ def short(filename):
 _TYPE_MODULE = type.__dict__["__module__"].__get__
 _TYPE_QUALNAME = type.__dict__["__qualname__"].__get__
 _TYPE_REPR = type.__repr__
-_type_names = {}  # type: dict[type, tuple[str, str]]  # emptied after each census, as _type_kinds
+_type_names = TypeCache()  # type -> (module, qualname)
 
 
 def type_parts(kind):
@@ -138,7 +169,7 @@ def type_parts(kind):
             found_module, _, found_name = text.rpartition(".")
             qualname = qualname if type(qualname) is str else found_name
             module = module if type(module) is str else (found_module or _defining_module(kind, qualname))
-        parts = _type_names[kind] = (module, qualname)
+        parts = _type_names.put(kind, (module, qualname))
     return parts
 
 
@@ -183,7 +214,7 @@ def type_kind(kind):
             found = 1
         else:
             found = 0
-        _type_kinds[kind] = found
+        _type_kinds.put(kind, found)
     return found
 
 
@@ -570,7 +601,5 @@ def census(budget=2.0, alloc=""):
         if alloc:
             result["alloc"] = alloc_census(alloc)
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        _type_kinds.clear()
-        _type_names.clear()
         _container_bases.clear()
         return result

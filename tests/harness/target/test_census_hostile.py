@@ -5,9 +5,11 @@ exactly, whatever else lives beside it: one bad object is skipped, never the who
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import types
+import weakref
 from unittest import mock
 
 import pytest
@@ -162,6 +164,22 @@ def test_type_names_come_from_the_type_not_what_it_says() -> None:
     module, qualname = agent.type_parts(odd)
     assert qualname == "RaisingModule" and isinstance(module, str)
     assert agent.type_kind(DescriptorModuleMeta("X", (), {})) in (0, 1, 2)
+
+
+def test_the_census_remembers_types_without_keeping_a_class_alive() -> None:
+    """What a census works out about a type is kept for the next census, but a class of the
+    server that is dropped is freed all the same, and its entry with it."""
+    made = types.new_class("Passing", (), {})
+    made.__module__ = __name__
+    instance = made()
+    assert agent.census(budget=10.0)["groups"].get(f"objects:{__name__}.Passing") == 1
+    assert agent.type_kind(made) == 2 and agent._type_kinds.get(made) == 2
+    gone = weakref.ref(made)
+    entries = len(agent._type_kinds.entries)
+    del made, instance
+    gc.collect()
+    assert gone() is None, "the census kept a class of the server alive"
+    assert len(agent._type_kinds.entries) < entries
 
 
 def test_a_thread_that_cannot_be_named_is_skipped_and_said() -> None:
