@@ -75,29 +75,32 @@ _container_bases = {}  # type: dict[type, type | None]  # emptied after each cen
 class TypeCache:
     """type -> what the census worked out about it, kept from one census to the next (a heap
     holds hundreds of types, and reading each anew took a tenth of a census) without keeping
-    a class of the server alive: an entry is keyed by the type's id and holds a weak reference,
-    which tells the type from a later one at the same address and drops the entry with it."""
+    a class of the server alive: an entry is keyed by the type's id beside a weak reference,
+    which tells the type from a later one at the same address; `prune` drops the entries of
+    types that are gone. One weak reference a type, no callback: few objects for the
+    collector to walk."""
 
     def __init__(self):
-        self.entries = {}
+        self.refs = {}
+        self.values = {}
 
     def get(self, kind):
-        entry = self.entries.get(id(kind))
-        return entry[1] if entry is not None and entry[0]() is kind else None
+        ref = self.refs.get(id(kind))
+        return self.values[id(kind)] if ref is not None and ref() is kind else None
 
     def put(self, kind, value):
-        key = id(kind)
-        entries = self.entries
-
-        def forget(ref):
-            if entries.get(key, (None,))[0] is ref:
-                entries.pop(key, None)
-
         try:
-            entries[key] = (weakref.ref(kind, forget), value)
+            self.refs[id(kind)] = weakref.ref(kind)
         except TypeError:  # a type that takes no weak reference: worked out again next time
-            pass
+            return value
+        self.values[id(kind)] = value
         return value
+
+    def prune(self):
+        for key, ref in list(self.refs.items()):
+            if ref() is None:
+                self.refs.pop(key, None)
+                self.values.pop(key, None)
 
 
 _type_kinds = TypeCache()  # type -> 2, 1 or 0 (type_kind)
@@ -602,4 +605,6 @@ def census(budget=2.0, alloc=""):
             result["alloc"] = alloc_census(alloc)
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         _container_bases.clear()
+        _type_kinds.prune()
+        _type_names.prune()
         return result
