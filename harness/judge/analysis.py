@@ -187,7 +187,7 @@ def standard_waves(samples: Columns, warmup: int) -> np.ndarray:
     standard = np.zeros(len(samples), dtype=bool)
     if not len(post):
         return standard
-    kinds, first, which, times = np.unique(post, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    _, first, which, times = np.unique(post, axis=0, return_index=True, return_inverse=True, return_counts=True)
     modal = min(np.flatnonzero(times == times.max()), key=lambda k: first[k])
     standard[warmup:] = which.ravel() == modal
     return standard
