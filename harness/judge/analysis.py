@@ -9,6 +9,7 @@ Each kind of signal has its own rule (README "How verdicts are made"):
   (CPython's -R rule, on window minima so a transient task does not count).
 - census: each group the census agent counts inside the server (tasks by coroutine, objects
   by type, container entries, threads) under the growth rule; only groups that grow are kept.
+  Tasks that hold a closed connection (orphans) are residue: they must be back to 0.
 - memory: Theil-Sen slope with its CI, Mann-Kendall trend test, a minimum practical size
   (bytes per session and in total) and persistence (the later half still grows).
 - latency and idle CPU: last window vs first window, one-sided Mann-Whitney AND a minimum

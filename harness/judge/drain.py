@@ -19,9 +19,10 @@ DRAINED_KINDS = ("residue", "growth", "census")  # levels; memory rarely goes ba
 
 
 def early_level(metric: MetricResult, post: Columns, count: int) -> float | None:
-    """Where the level was early in the run: 0 for a per-client gauge, else the floor of the
-    first window of the post-warm-up cycles (as the growth rule reads it)."""
-    if metric.kind == "residue":
+    """Where the level was early in the run: 0 for a per-client gauge and for tasks that hold a
+    closed connection, else the floor of the first window of the post-warm-up cycles (as the
+    growth rule reads it)."""
+    if metric.kind == "residue" or Signal.parse(metric.name).orphans:
         return 0.0
     y = clean(series(post, metric.name))
     return float(windows(y, min(count, len(y)))[0].min()) if len(y) else None

@@ -27,6 +27,7 @@ from harness.judge.rules import (
     census_rule,
     growth_rule,
     memory_rule,
+    orphan_rule,
     residue_rule,
     shift_rule,
 )
@@ -108,21 +109,24 @@ def growth(ev: Evidence, name: str) -> MetricResult | None:
 
 def census(ev: Evidence, name: str) -> MetricResult | None:
     cycles, y = points(ev.post, name)
+    if Signal.parse(name).orphans:
+        return orphan_rule(name, y, ev.per_session, ev.config) if len(y) else None
     return census_rule(name, y, ev.per_session, ev.config, cycles)
 
 
-def census_order(samples: Columns) -> Callable[[MetricResult], tuple[int, float]]:
+def census_order(samples: Columns) -> Callable[[MetricResult], tuple[int, bool, float]]:
     """Groups in the server's own code first (its tasks, containers, classes; what its
     developer can act on), then what a call's scope holds (a Node connection handler's
     closure: retained because something above holds the closure), then library objects;
-    most per session first within each."""
+    within each, tasks that hold a closed connection first (they say whose they are), then
+    most per session first."""
     own = {f"objects:{t}" for types in set(samples.own_types.values()) for t in types}
 
-    def key(result: MetricResult) -> tuple[int, float]:
+    def key(result: MetricResult) -> tuple[int, bool, float]:
         signal = Signal.parse(result.name)
         mine = signal.figure in own or signal.census_kind != "objects"
         rank = (1 if signal.in_a_call else 0) if mine else 2
-        return (rank, -(result.slope_per_session or result.slope_per_cycle or 0.0))
+        return (rank, not signal.orphans, -(result.slope_per_session or result.slope_per_cycle or 0.0))
 
     return key
 

@@ -284,6 +284,22 @@ def census_rule(
     return result
 
 
+def orphan_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
+    """Tasks that still hold a closed connection after quiesce work for a client that has gone
+    (the seed's conversation task that disconnect did not cancel). Like a per-client gauge, their
+    count must be back to 0 once the clients have left: above 0 in each of the last cycles is a
+    leak, whether or not it has grown yet (a hold that is released later is the drain check's)."""
+    result = residue_rule(name, y, per_session, config)
+    result.kind = "census"
+    if result.verdict == LEAK:
+        tail = y[-config.residue_cycles:]
+        grows = (f", growing {result.slope_per_session:+.2f} per session"
+                 if result.slope_per_session is not None and (result.slope_per_cycle or 0) > 0 else "")
+        result.reason = (f"{Signal.parse(name).label}: {tail[-1]:g} after quiesce in each of the last "
+                         f"{len(tail)} cycles (should be 0: their clients have left){grows}")
+    return result
+
+
 def memory_rule(name: str, y: np.ndarray, per_session: float, config: Config) -> MetricResult:
     """A leak keeps growing; allocator warm-up front-loads its growth and levels off.
     So the rate that counts is the later half's, it must be large in its own right, and the

@@ -3,7 +3,7 @@
 Names, as summary.json and the reports write them: a server figure as the server calls it
 (`chat_asyncio_tasks`), `process.<field>`, `probe.<field>`, `page.<figure>`,
 `control.<field>`, `wave.<step>.<stat>`, `census.<kind>:<group>` (`<group> @ <site>` for
-tasks), `memory.rss`, and a cumulative server figure judged per cycle
+tasks and orphans), `memory.rss`, and a cumulative server figure judged per cycle
 (`<counter>:per_cycle`, `<histogram>:mean_per_cycle`). Only this module takes a name apart;
 everyone else asks a `Signal`. Pure.
 """
@@ -23,6 +23,7 @@ _FIELDS = {
 DERIVED = ("per_cycle", "mean_per_cycle")
 CENSUS_KINDS = {
     "tasks": "asyncio tasks",
+    "orphans": "asyncio tasks holding a closed connection",
     "objects": "objects",
     "entries": "entries of",
     "threads": "threads",
@@ -71,6 +72,11 @@ class Signal:
         return self.figure.partition(":")[2] if self.source == "census" else ""
 
     @property
+    def orphans(self) -> bool:
+        """A census group of tasks that hold a closed connection: work for a client that is gone."""
+        return self.census_kind == "orphans"
+
+    @property
     def site(self) -> str:
         """Where a task group's coroutine is suspended, or ""."""
         return self.group.partition(" @ ")[2]
@@ -90,6 +96,9 @@ class Signal:
             return self.name
         if self.census_kind == "tasks":
             return f"asyncio tasks `{self.group.partition(' @ ')[0]}` suspended at {self.site}"
+        if self.census_kind == "orphans":
+            return (f"asyncio tasks `{self.group.partition(' @ ')[0]}` suspended at {self.site} "
+                    "that hold a closed connection")
         return f"{CENSUS_KINDS.get(self.census_kind, self.census_kind)} `{self.group}`"
 
     @property

@@ -8,6 +8,9 @@ carries the token, from its own thread, so the server's code is never touched:
             each is suspended, taken inside each loop by a thread-safe call with a deadline;
             for a group whose every task sleeps until a loop timer (asyncio.sleep, wait_for),
             `wakes` says in how many seconds the last of them wakes;
+- orphans:  those of the tasks that still hold a closed WebSocket connection (in a local of
+            their await chain, or in an attribute of a local that is an instance of the
+            server's own classes): work left running for a client that is gone;
 - objects:  live instances by type (the server's own classes, and asyncio, queue,
             websockets, starlette, uvicorn, ... types), after a gc.collect();
 - entries:  lengths of dicts, lists, sets and deques held in an attribute of an instance of
@@ -31,6 +34,7 @@ import sysconfig
 import threading
 import time
 import tracemalloc
+import types
 import weakref
 from collections import Counter, deque
 
@@ -42,6 +46,12 @@ LIBRARY_TYPES = (
 CONTAINERS = (dict, list, set, frozenset, deque)
 MAX_GROUPS = 2000  # per kind; the largest are kept, and the census says how many were left out
 MAX_CHAIN = 64  # awaits followed from a task's coroutine to where it is suspended
+# Where a WebSocket connection's class comes from; a class of one of these whose name says it is
+# a WebSocket (or any connection class of `websockets`) is one, if it reads as closed.
+CONNECTION_MODULES = ("websockets.", "starlette.", "fastapi.", "aiohttp.", "uvicorn.", "tornado.",
+                      "sanic.", "engineio.", "socketio.")
+CLOSED_STATES = ("CLOSED", "DISCONNECTED")  # websockets' State, Starlette's WebSocketState
+ORPHAN_DEPTH = 2  # own instances followed from a task's locals to a connection (self.session.ws)
 ALLOC_TOP = 10
 GARBAGE_TYPED_EVERY = 10  # typing the garbage costs a second full collection: the 1st census, 11th, ...
 
@@ -270,6 +280,16 @@ def suspended_at(coro):
 
 
 def _suspended_at(coro):
+    frames = _frames(coro)
+    if not frames:
+        return "?"
+    own = [f for f in frames if own_file(f.f_code.co_filename)]
+    frame = own[-1] if own else frames[0]
+    return f"{short(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def _frames(coro):
+    """The frames of a coroutine's await chain, outermost first."""
     frames = []
     for _ in range(MAX_CHAIN):
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
@@ -277,11 +297,70 @@ def _suspended_at(coro):
             break
         frames.append(frame)
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
-    if not frames:
-        return "?"
-    own = [f for f in frames if own_file(f.f_code.co_filename)]
-    frame = own[-1] if own else frames[0]
-    return f"{short(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return frames
+
+
+_connection_types = TypeCache()  # type -> whether it is a WebSocket connection's
+
+
+def is_connection_type(kind):
+    found = _connection_types.get(kind)
+    if found is None:
+        found = False
+        try:
+            for base in type.__dict__["__mro__"].__get__(kind):
+                module, name = type_parts(base)
+                if not (module + ".").startswith(CONNECTION_MODULES):
+                    continue
+                if "WebSocket" in name or "WSProtocol" in name or (
+                        module.startswith("websockets.") and name.endswith(("Connection", "Protocol"))):
+                    found = True
+                    break
+        except Exception:  # a type that cannot be read is no connection's
+            found = False
+        _connection_types.put(kind, found)
+    return found
+
+
+def is_closed(connection):
+    """Whether a WebSocket connection (websockets', Starlette's, aiohttp's, uvicorn's) is closed:
+    its state says CLOSED or DISCONNECTED, or its `closed` is True. Only library types are asked."""
+    for attr in ("state", "client_state", "application_state"):
+        state = getattr(connection, attr, None)
+        if state is not None and getattr(state, "name", None) in CLOSED_STATES:
+            return True
+    return getattr(connection, "closed", None) is True
+
+
+def _holds_closed(value, depth, seen):
+    kind = type(value)
+    if kind is types.MethodType:  # a bound method kept to send with (upstream's `websocket_send`)
+        value = value.__self__
+        kind = type(value)
+    if is_connection_type(kind):
+        return is_closed(value)
+    if depth == 0 or id(value) in seen or type_kind(kind) != 2:
+        return False
+    seen.add(id(value))
+    try:
+        namespace = object.__getattribute__(value, "__dict__")
+    except Exception:  # an instance of a class with slots only
+        return False
+    if type(namespace) is not dict:
+        return False
+    return any(_holds_closed(v, depth - 1, seen) for v in list(dict.values(namespace)))
+
+
+def holds_closed_connection(coro):
+    """Whether a task's await chain holds a closed WebSocket connection: in a local of one of
+    its frames, or in an attribute of a local that is an instance of the server's own classes
+    (two deep). Such a task works for a client that has gone."""
+    seen = set()
+    for frame in _frames(coro):
+        for value in list(frame.f_locals.values()):
+            if _holds_closed(value, ORPHAN_DEPTH, seen):
+                return True
+    return False
 
 
 def _timers(loop):
@@ -306,12 +385,14 @@ def _timers(loop):
 
 
 def _tasks_of(loop):
-    """(count of each group of the loop's tasks, and for each group whose every task sleeps
-    until a loop timer wakes it, in how many seconds the last of them wakes)."""
+    """(count of each group of the loop's tasks; for each group whose every task sleeps until a
+    loop timer wakes it, in how many seconds the last of them wakes; the count of each group's
+    tasks that hold a closed connection; tasks whose locals could not be read, and the first
+    reason)."""
     import asyncio
 
     due = _timers(loop)
-    counts, wakes = {}, {}
+    counts, wakes, orphans, unread = {}, {}, {}, [0, None]
     for task in asyncio.all_tasks(loop):
         try:
             coro = task.get_coro()
@@ -323,6 +404,12 @@ def _tasks_of(loop):
         key = f"{name} @ {suspended_at(coro)}"
         counts[key] = counts.get(key, 0) + 1
         try:
+            if coro is not None and holds_closed_connection(coro):
+                orphans[key] = orphans.get(key, 0) + 1
+        except Exception as exc:  # counted, and said: a task not read is no evidence of health
+            unread[0] += 1
+            unread[1] = unread[1] or f"{type(exc).__name__}: {exc}"
+        try:
             waiter = getattr(task, "_fut_waiter", None)
             wake = due.get(id(waiter)) if waiter is not None else due.get(id(task))
         except Exception:
@@ -331,13 +418,14 @@ def _tasks_of(loop):
             wakes[key] = None  # one task of the group waits on something other than a timer
         elif key not in wakes or wakes[key] is not None:
             wakes[key] = max(wakes.get(key) or 0.0, wake)
-    return counts, {key: round(s, 3) for key, s in wakes.items() if s is not None}
+    return counts, {key: round(s, 3) for key, s in wakes.items() if s is not None}, orphans, unread
 
 
 def task_census(deadline, notes):
     """Tasks of every running loop, each counted inside its own loop; (counts, seconds until
-    the tasks of a group that all sleep on loop timers wake, ms the slowest loop took to answer)."""
-    counts, wakes, awake, slowest = {}, {}, set(), None
+    the tasks of a group that all sleep on loop timers wake, counts of the orphans among them,
+    ms the slowest loop took to answer)."""
+    counts, wakes, awake, orphans, slowest = {}, {}, set(), {}, None
     for number, loop in enumerate(_running_loops(), 1):
         future = concurrent.futures.Future()
 
@@ -351,7 +439,7 @@ def task_census(deadline, notes):
         asked = time.perf_counter()
         try:
             loop.call_soon_threadsafe(job)
-            found, asleep = future.result(timeout=max(0.05, deadline - asked))
+            found, asleep, held, (unread, why) = future.result(timeout=max(0.05, deadline - asked))
         except concurrent.futures.TimeoutError:
             future.cancel()
             notes.append(f"event loop {number} did not answer within {deadline - asked:.1f} s; "
@@ -371,7 +459,12 @@ def task_census(deadline, notes):
                 wakes[key] = max(wakes.get(key, 0.0), asleep[key])
             else:
                 awake.add(key)
-    return counts, {key: wake for key, wake in wakes.items() if key not in awake}, slowest
+        for key, n in held.items():
+            orphans[key] = orphans.get(key, 0) + n
+        if unread:
+            notes.append(f"event loop {number}: {unread} tasks' locals could not be read, so whether "
+                         f"they hold a closed connection is not known; first: {why}")
+    return counts, {key: wake for key, wake in wakes.items() if key not in awake}, orphans, slowest
 
 
 # -- garbage, objects, containers, threads ---------------------------------------------
@@ -580,12 +673,12 @@ def census(budget=2.0, alloc=""):
         _censuses += 1
         deadline = started + budget
         notes = []
-        tasks, wakes, loop_ms = task_census(deadline, notes)
+        tasks, wakes, orphans, loop_ms = task_census(deadline, notes)
         garbage, garbage_total, gc_ms = collect_garbage(typed)
         objects, entries, own, walked, skipped = object_census(deadline, notes)
         groups = {}
-        for kind, counts in (("tasks", tasks), ("objects", objects), ("entries", entries),
-                             ("threads", thread_census(notes))):
+        for kind, counts in (("tasks", tasks), ("orphans", orphans), ("objects", objects),
+                             ("entries", entries), ("threads", thread_census(notes))):
             for key, n in _top(counts, notes, kind).items():
                 groups[f"{kind}:{key}"] = n
         result = {
@@ -605,6 +698,6 @@ def census(budget=2.0, alloc=""):
             result["alloc"] = alloc_census(alloc)
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         _container_bases.clear()
-        _type_kinds.prune()
-        _type_names.prune()
+        for cache in (_type_kinds, _type_names, _connection_types):
+            cache.prune()
         return result

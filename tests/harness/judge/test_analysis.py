@@ -278,6 +278,38 @@ def test_flat_census_is_a_pass_with_no_census_metric() -> None:
     assert not [m for m in a.metrics.values() if m.kind == "census"]
 
 
+ORPHANS = "orphans:Session.turn @ app/turn.py:9"
+
+
+def test_tasks_holding_a_closed_connection_must_be_back_to_zero() -> None:
+    """Orphans (tasks that hold a closed connection after quiesce) are residue: 2 of them that
+    stay, never growing, fail at once, in the server's terms; those that come and go do not."""
+    a = analyze(with_census(make_lines(9), lambda t: {ORPHANS: 2.0}))
+    orphans = a.metrics[f"census.{ORPHANS}"]
+    assert a.verdict == LEAK and orphans.verdict == LEAK and orphans.kind == "census"
+    assert orphans.reason == ("asyncio tasks `Session.turn` suspended at app/turn.py:9 that hold a closed connection: "
+                              "2 after quiesce in each of the last 3 cycles (should be 0: their clients have left)")
+    growing = analyze(with_census(make_lines(30), lambda t: {ORPHANS: 2.0 * t}))
+    assert growing.metrics[f"census.{ORPHANS}"].reason.endswith("growing +0.20 per session")
+    passing = analyze(with_census(make_lines(30), lambda t: {ORPHANS: 1.0} if t % 3 == 0 else {}))
+    assert passing.verdict == PASS and f"census.{ORPHANS}" not in passing.metrics
+
+
+def test_orphans_released_in_the_drain_are_no_leak_and_those_that_stay_are() -> None:
+    """A grace that holds each closed connection's task a while: released in the drain, to 0."""
+    from tests.harness.judge.test_drain import drained
+
+    samples = with_census(make_lines(30), lambda t: {ORPHANS: 6.0})
+    after = drained([(1.0, 6.0), (2.5, 0.0)], name="x")
+    for sample, (_, level) in zip(after, [(1.0, 6.0), (2.5, 0.0)]):
+        sample.census = Census(groups={ORPHANS: level} if level else {})
+    released = analyze(samples, drain=after).metrics[f"census.{ORPHANS}"]
+    assert released.verdict == PASS and released.drain == {"released_after_s": 2.5, "level": 0.0, "early": 0.0}
+    for sample in after:
+        sample.census = Census(groups={ORPHANS: 6.0})
+    assert analyze(samples, drain=after).metrics[f"census.{ORPHANS}"].verdict == LEAK
+
+
 def test_census_survives_samples_jsonl() -> None:
     """The agent's answer (alloc as {"lines": [...]}) becomes a Census, and a sample line
     with it reads back as written."""

@@ -135,6 +135,32 @@ def test_fastapi_app_under_uvicorn_gets_a_census(tmp_path: Path) -> None:
     assert result["caught_by"][:2] == ["census.objects:__main__.ClientSession", "census.entries:__main__.SESSIONS"]
 
 
+def test_turns_left_running_for_clients_that_left_are_caught_at_the_first_look(tmp_path: Path) -> None:
+    """Upstream's shape on uvicorn[standard]: each turn waits in a task of its own, with the
+    `websocket.send_text` it answers by, for the client to play the reply. The clean app cancels
+    it on disconnect: no census ever counts an orphan. With --leak orphans it does not, and
+    only mid-reply clients leave theirs (two a standard mix): the tasks that hold a closed
+    connection fail the run at its first look, named by coroutine and line."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvloop")
+    app = " ".join([sys.executable, str(SERVERS / "fastapi_chat.py"), "--port", "{port}"])
+    clean, leaky = tmp_path / "clean", tmp_path / "leaky"
+    argv = ["run", "--server-cmd", app, "--inspect", "--cycles", "8", "--drain", "0", "--out", str(clean)]
+    main(argv)
+    samples = load_run(clean).samples
+    assert len(samples) == 8 and all(s.census is not None for s in samples)
+    assert any(g.startswith("tasks:") for s in samples for g in s.census.groups)
+    assert not [g for s in samples for g in s.census.groups if g.startswith("orphans:")]
+    argv = ["run", "--server-cmd", app + " --leak orphans", "--inspect", "--cycles", "20", "--stop-early",
+            "--out", str(leaky)]
+    assert main(argv) == EXIT_FAIL
+    result, text = summary(leaky)
+    run = load_run(leaky)
+    assert run.status is not None and run.status.decided_at == 2 + 4  # warm-up, then the first look
+    assert result["caught_by"][0].startswith("census.orphans:await_playback @ ")
+    assert "`await_playback` suspended at" in text and "that hold a closed connection" in text
+
+
 def test_a_server_neither_python_nor_node_is_explained() -> None:
     """The one line a run prints when the server's process tree has neither runtime."""
     sleeper = subprocess.Popen(["sleep", "30"])

@@ -69,7 +69,7 @@ def test_groups_asleep_on_timers_say_when_their_last_task_wakes(loop) -> None:  
     asyncio.run_coroutine_threadsafe(start(), loop).result(5)
     time.sleep(0.2)  # every task has reached its await
     notes: list[str] = []
-    counts, wakes, _ = agent.task_census(time.perf_counter() + 5, notes)
+    counts, wakes, _, _ = agent.task_census(time.perf_counter() + 5, notes)
     assert not notes
     naps, waits, mixed = group(counts, "nap"), group(counts, "bounded"), group(counts, "either")
     assert counts[naps] == 3 and counts[mixed] == 2

@@ -1,12 +1,16 @@
 """A FastAPI chat app started by its own script with uvicorn, as many real servers are:
 
-    python fastapi_chat.py --port PORT [--leak [every|sparse|late]]
+    python fastapi_chat.py --port PORT [--leak [every|sparse|late|orphans]]
 
 It speaks the harness's text turn (PROTOCOL.md, as tiny_chat.py does). With --leak (every),
 every client's session object is kept in a module-level dict keyed by its id and never
 removed. sparse: only every fifth session that sent a heartbeat (audio drops and page
 sessions do; nothing else) is kept, 0.2 entries per session of two behaviours. late: the
-same as every, from the 150th session on (a leak that starts mid-run).
+same as every, from the 150th session on (a leak that starts mid-run). Each turn then waits,
+in a task of its own, for the client's playback to complete, with the `websocket.send_text` it
+answers by (as upstream's conversation task does); disconnect cancels it. orphans: disconnect
+does not, and only mid-reply and interrupting clients leave theirs waiting (the seed's bug),
+0.3 per session of a standard mix.
 It runs on what `uvicorn[standard]` loads (uvloop's loop, httptools' parser) and reads its
 config with PyYAML's C loader, as upstream Open-LLM-VTuber does: C-extension and Cython
 types whose attributes are not what plain classes have, which the census must survive.
@@ -36,6 +40,17 @@ class ClientSession:
         self.websocket = websocket
         self.turns = 0
         self.heartbeats = 0
+        self.playing: asyncio.Task | None = None  # the last turn, until the client has played it
+        self.played = asyncio.Event()
+
+
+async def await_playback(send, played: asyncio.Event) -> None:  # noqa: ANN001 (a bound method)
+    """The end of a turn: wait for the client to say it has played the reply, then close the
+    chain. A client that left never says so. (It polls: a task that only awaited an event no
+    one else holds would be garbage, and collected, once its session was dropped.)"""
+    while not played.is_set():
+        await asyncio.sleep(0.25)
+    await send(json.dumps({"type": "force-new-message"}))
 
 
 def keep(session: ClientSession) -> bool:
@@ -62,6 +77,9 @@ async def chat(websocket: WebSocket) -> None:
         await websocket.send_text(json.dumps({"type": "control", "text": "start-mic"}))
         while True:
             frame = json.loads(await websocket.receive_text())
+            if frame.get("type") in ("frontend-playback-complete", "interrupt-signal"):
+                session.played.set()
+                continue
             if frame.get("type") in ANSWERS:
                 session.heartbeats += frame["type"] == "heartbeat"
                 await websocket.send_text(json.dumps({"type": ANSWERS[frame["type"]]}))
@@ -77,9 +95,14 @@ async def chat(websocket: WebSocket) -> None:
                 {"type": "control", "text": "conversation-chain-end"},
             ):
                 await websocket.send_text(json.dumps(reply))
+            if session.playing is None or session.playing.done():
+                session.played = asyncio.Event()
+                session.playing = asyncio.create_task(await_playback(websocket.send_text, session.played))
     except WebSocketDisconnect:
         pass
     finally:
+        if session.playing is not None and LEAK[0] != "orphans":
+            session.playing.cancel()
         if not keep(session):
             SESSIONS.pop(id(session), None)
 
@@ -87,7 +110,7 @@ async def chat(websocket: WebSocket) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--leak", nargs="?", const="every", default="", choices=["every", "sparse", "late"])
+    parser.add_argument("--leak", nargs="?", const="every", default="", choices=["every", "sparse", "late", "orphans"])
     args = parser.parse_args()
     LEAK[0] = args.leak
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", loop="uvloop", http="httptools")
