@@ -107,6 +107,8 @@ class Signal:
         a server figure without its `chat_`."""
         if self.source == "census":
             group = self.group.partition(" @ ")[0]
+            if self.orphans:
+                return f"{group} (orphans)"  # beside the same coroutine's tasks
             return group.rsplit(".", 1)[-1] if self.census_kind == "objects" else group
         if self.source == "server" and not self.derived:
             return self.figure.removeprefix("chat_")

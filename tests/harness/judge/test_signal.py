@@ -30,7 +30,11 @@ def test_census_groups_are_said_in_the_servers_terms() -> None:
     task = Signal.parse("census.tasks:Watcher.watch @ app/w.py:42")
     assert (task.census_kind, task.site) == ("tasks", "app/w.py:42")
     assert task.label == "asyncio tasks `Watcher.watch` suspended at app/w.py:42"
-    assert task.short == "Watcher.watch"
+    assert task.short == "Watcher.watch" and not task.orphans
+    orphans = Signal.parse("census.orphans:Watcher.watch @ app/w.py:42")
+    assert orphans.orphans and orphans.site == "app/w.py:42"
+    assert orphans.label == "asyncio tasks `Watcher.watch` suspended at app/w.py:42 that hold a closed connection"
+    assert orphans.short == "Watcher.watch (orphans)"  # its own column beside the tasks'
     objects = Signal.parse("census.objects:pkg.mod.Session")
     assert objects.label == "objects `pkg.mod.Session`" and objects.short == "Session"
     entries = Signal.parse("census.entries:server.(closure).socket")
