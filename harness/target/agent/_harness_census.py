@@ -555,10 +555,13 @@ def object_census(deadline, notes):
     them, objects walked, skipped). Objects are counted by type in one pass in C; only the
     instances of the server's own classes are visited one by one, for their containers."""
     objects, entries, own = {}, {}, {}
+    holders = set(CONTAINERS)  # every container type on the heap: containers' subclasses are tracked
     unreadable = Unreadable("objects")
     everything = gc.get_objects()
     for kind, n in Counter(map(type, everything)).items():
         try:
+            if kind not in holders and container_base(kind) is not None:
+                holders.add(kind)
             found = type_kind(kind)
             if not found:
                 continue
@@ -578,7 +581,8 @@ def object_census(deadline, notes):
             break
         try:
             namespace = object.__getattribute__(obj, "__dict__")
-            if type(namespace) is dict:
+            # Most instances hold no container (a config model's strings): told in C, not read.
+            if type(namespace) is dict and not holders.isdisjoint(map(type, dict.values(namespace))):
                 _add_containers(own[type(obj)], list(dict.items(namespace)), entries)
         except Exception as exc:  # one object that cannot be read is skipped, never the census
             unreadable.add(obj, exc)
