@@ -288,16 +288,22 @@ def _suspended_at(coro):
     return f"{short(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
-def _frames(coro):
-    """The frames of a coroutine's await chain, outermost first."""
-    frames = []
+def _chain(coro):
+    """The coroutines (generators, async generators) of an await chain that still have a
+    frame, outermost first, each with its frame."""
+    chain = []
     for _ in range(MAX_CHAIN):
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
         if frame is None:
             break
-        frames.append(frame)
+        chain.append((coro, frame))
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
-    return frames
+    return chain
+
+
+def _frames(coro):
+    """The frames of a coroutine's await chain, outermost first."""
+    return [frame for _, frame in _chain(coro)]
 
 
 _connection_types = TypeCache()  # type -> whether it is a WebSocket connection's
@@ -351,13 +357,32 @@ def _holds_closed(value, depth, seen):
     return any(_holds_closed(v, depth - 1, seen) for v in list(dict.values(namespace)))
 
 
+def _locals(coro):
+    """What a suspended coroutine's frame holds (its locals, closure cells' contents, the values
+    on its stack), as the collector sees them: `frame.f_locals` would leave a snapshot of the
+    locals on the frame (before Python 3.13), keeping what the coroutine has since let go."""
+    found = []
+    for value in gc.get_referents(coro):
+        if type(value) is types.FrameType:  # Python 3.10: the frame is an object of its own
+            found.extend(v for v in gc.get_referents(value) if type(v) is not types.FrameType)
+        else:
+            found.append(value)
+    for index, value in enumerate(found):
+        if type(value) is types.CellType:
+            try:
+                found[index] = value.cell_contents
+            except ValueError:  # an empty cell
+                found[index] = None
+    return found
+
+
 def holds_closed_connection(coro):
     """Whether a task's await chain holds a closed WebSocket connection: in a local of one of
-    its frames, or in an attribute of a local that is an instance of the server's own classes
-    (two deep). Such a task works for a client that has gone."""
+    its coroutines, or in an attribute of a local that is an instance of the server's own
+    classes (two deep). Such a task works for a client that has gone."""
     seen = set()
-    for frame in _frames(coro):
-        for value in list(frame.f_locals.values()):
+    for link, _ in _chain(coro):
+        for value in _locals(link):
             if _holds_closed(value, ORPHAN_DEPTH, seen):
                 return True
     return False

@@ -6,9 +6,11 @@ real clients, and the agent counting from another thread, as in a server."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -177,3 +179,36 @@ def test_a_task_whose_locals_cannot_be_read_is_said_not_counted(loop, monkeypatc
     counts, _, found, _ = agent.task_census(time.perf_counter() + 5, notes)
     assert found == {} and counts
     assert len(notes) == 1 and "could not be read" in notes[0] and "RuntimeError: frame gone" in notes[0], notes
+
+
+class Payload:
+    """Something a coroutine holds for a while, then lets go."""
+
+
+async def hold_then_let_go(go: asyncio.Event, dropped: asyncio.Event) -> None:
+    payload = Payload()
+    await go.wait()
+    payload = None  # noqa: F841  (let go, while the coroutine lives on)
+    dropped.set()
+    await asyncio.sleep(60)
+
+
+def test_looking_for_orphans_keeps_nothing_a_coroutine_let_go(loop) -> None:  # noqa: ANN001
+    """The census reads a suspended coroutine's locals without leaving a copy of them on its
+    frame (as `frame.f_locals` does before Python 3.13): once the coroutine drops what it held,
+    it is freed, the census notwithstanding."""
+    async def start() -> tuple[asyncio.Event, asyncio.Event]:
+        go, dropped = asyncio.Event(), asyncio.Event()
+        asyncio.ensure_future(hold_then_let_go(go, dropped))
+        return go, dropped
+
+    go, dropped = asyncio.run_coroutine_threadsafe(start(), loop).result(5)
+    time.sleep(0.05)
+    payloads = [o for o in gc.get_objects() if type(o) is Payload]
+    assert len(payloads) == 1
+    ref = weakref.ref(payloads[0])
+    del payloads
+    orphans()  # reads every task's locals
+    loop.call_soon_threadsafe(go.set)
+    wait_for(dropped.is_set)
+    assert ref() is None
