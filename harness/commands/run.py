@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
-import harness.report.plots  # noqa: F401  (matplotlib loads while Locust boots, not after the last cycle)
 from harness.errors import interruption
 from harness.judge.analysis import Config
 from harness.judge.power import plan_note
@@ -20,6 +20,7 @@ from harness.load.page import PageSessions
 from harness.load.protocols import protocol_note, protocol_of
 from harness.observe.sampler import http_base, sampler_for
 from harness.options import PAGE, RunOptions
+from harness.report.ahead import FiguresAhead  # matplotlib loads while Locust boots, not after the last cycle
 from harness.report.summary import progress_line, write_reports
 from harness.rundir.records import CycleSample, Run, RunMeta, RunStatus
 from harness.rundir.store import (
@@ -95,7 +96,7 @@ def run_started(
         saved = load_run(options.out)
         samples, warnings = saved.samples, saved.warnings
     conclude_status(options, live, len(samples), cut_short, interrupted, echo)
-    return finish(options, samples, config, warnings)
+    return finish(options, samples, config, warnings, progress.figures)
 
 
 class Progress:
@@ -106,6 +107,13 @@ class Progress:
     ) -> None:
         self.cycles, self.echo, self.live, self.on_sample = cycles, echo, live, on_sample
         self.warnings: list[str] = []  # lines of samples.jsonl that were not samples
+        self.figures: FiguresAhead | None = None
+
+    def draw_ahead(self, run_dir: Path) -> None:
+        """Every cycle is in: draw the figures while the drain check idles and Locust exits."""
+        if self.figures is None:
+            config = replace(self.live.config, planned_cycles=self.live.planned)
+            self.figures = FiguresAhead(self.live.samples, config, run_dir)
 
     def __call__(self, sample: CycleSample) -> None:
         self.live.add(sample)  # first: a line on the terminal means the judge has it
@@ -159,6 +167,7 @@ def follow(
             # The driver notices too, writes its own account and quits; it had its moment.
             return f"server process exited with code {running.exit_code()}"
         if len(progress.live.samples) >= options.cycles:
+            progress.draw_ahead(options.out)
             if all_in is None and options.drain > 0:
                 progress.echo(f"drain check: idle, re-sampling until what grew is released ({options.drain:g} s, "
                               f"longer while it falls or tasks sleep on timers; {DRAIN_FALLING_MAX_S:g} s at most)")
@@ -209,11 +218,15 @@ def conclude_status(
     write_status(options.out, status)
 
 
-def finish(options: RunOptions, samples: list[CycleSample], config: Config | None, warnings: list[str]) -> Judgement:
-    """Judge the samples, with the status and plan as written, and render."""
+def finish(
+    options: RunOptions, samples: list[CycleSample], config: Config | None, warnings: list[str],
+    figures: FiguresAhead | None = None,
+) -> Judgement:
+    """Judge the samples, with the status and plan as written, and render (keeping the figures
+    drawn ahead if they are this judgement's)."""
     baseline = read_summary(options.baseline) if options.baseline else None
     drain, bad_lines = read_drain(options.out)
     record = Run(options.out, samples, read_status(options.out), read_meta(options.out), warnings + bad_lines, drain)
     judgement = judge(record, config, baseline, options.baseline)
-    write_reports(judgement)
+    write_reports(judgement, figures.for_final(samples, judgement.analysis) if figures else None)
     return judgement

@@ -182,12 +182,15 @@ def junit(j: Judgement) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-def write_reports(j: Judgement) -> list[Path]:
+def write_reports(j: Judgement, figures: list[Path] | None = None) -> list[Path]:
+    """Every report of a judged run; `figures` already drawn for this judgement (ahead.py)."""
     run_dir = j.run.path
     files = [write_summary(run_dir, j.to_dict()), run_dir / "summary.md", run_dir / "junit.xml"]
     files[1].write_text(markdown(j))
     files[2].write_text(junit(j))
-    if j.run.samples:
+    if figures is not None:
+        files += figures
+    elif j.run.samples:
         from harness.report.plots import render_all  # matplotlib: not in the Locust child, which only prints
 
         files += render_all(j.run.samples, j.analysis, run_dir)
