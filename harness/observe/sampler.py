@@ -63,8 +63,9 @@ def http_get(url: str, timeout: float) -> str:
 
 # The idle-CPU window: the server's CPU over this long, with no client, after each wave. Read to
 # the nanosecond (control.cpu_seconds), so its length need not outlast a 10 ms clock tick: a
-# server judged spinning uses 0.05 cores (rules.Config.min_idle_cpu), 1.25 ms of CPU in 25 ms.
-IDLE_WINDOW_S = 0.025
+# server judged spinning uses 0.05 cores (rules.Config.min_idle_cpu), 0.75 ms of CPU in 15 ms.
+# The fixed bundled server reads 0 in every window; the window is a tenth of a cycle.
+IDLE_WINDOW_S = 0.015
 
 class Sampler:
     """Reads the server's figures; `pid` adds the process (and its children) via psutil."""
