@@ -553,6 +553,9 @@ def _add_containers(prefix, namespace, entries):
         entries[key] = entries.get(key, 0) + base.__len__(value)
 
 
+_holding = set()  # the classes (by qualname) whose instances held a container at the last census
+
+
 class Unreadable:
     """Objects a census skipped because reading them raised: counted, the first one named."""
 
@@ -593,7 +596,8 @@ def object_census(deadline, notes):
             key = type_name(kind)
             objects[key] = objects.get(key, 0) + n
             if found == 2:
-                own[kind] = type_parts(kind)[1]
+                prefix = type_parts(kind)[1]
+                own[kind] = (prefix, prefix not in _holding)
         except Exception as exc:  # a type that cannot be read is skipped, never the census
             unreadable.count += n - 1
             unreadable.add(kind, exc)
@@ -606,9 +610,13 @@ def object_census(deadline, notes):
             break
         try:
             namespace = object.__getattribute__(obj, "__dict__")
-            # Most instances hold no container (a config model's strings): told in C, not read.
-            if type(namespace) is dict and not holders.isdisjoint(map(type, dict.values(namespace))):
-                _add_containers(own[type(obj)], list(dict.items(namespace)), entries)
+            if type(namespace) is not dict:
+                continue
+            prefix, check = own[type(obj)]
+            # Instances of a class none of which held a container last time (a config model's
+            # strings) are told in C whether they hold one now, not read one by one.
+            if not check or not holders.isdisjoint(map(type, dict.values(namespace))):
+                _add_containers(prefix, list(dict.items(namespace)), entries)
         except Exception as exc:  # one object that cannot be read is skipped, never the census
             unreadable.add(obj, exc)
     else:
@@ -634,6 +642,8 @@ def object_census(deadline, notes):
         except Exception as exc:
             modules.add(module, exc)
     modules.note(notes)
+    _holding.clear()
+    _holding.update(key.rpartition(".")[0] for key in entries)
     return objects, entries, set(type_name(kind) for kind in own), total, skipped + unreadable.count
 
 
