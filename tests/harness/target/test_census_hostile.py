@@ -203,3 +203,24 @@ def test_an_odd_entry_in_sys_modules_is_not_own_code(module: str) -> None:
     with mock.patch.dict(sys.modules, {module: MODULES[module]}):
         assert agent.own_module(module) is False
         agent._own_modules.clear()
+
+
+class Config:
+    """Instances that hold no container, until one of them does."""
+
+    def __init__(self) -> None:
+        self.name = "value"
+
+
+def test_containers_are_counted_however_the_class_held_them_before() -> None:
+    """The census checks in C whether an instance of a class that held no container last time
+    holds one now, and reads the others directly: the counts are exact either way."""
+    configs = [Config() for _ in range(50)]
+    assert "entries:Config.extra" not in agent.census(budget=10.0)["groups"]
+    configs[7].extra = [1, 2, 3]  # a class that held none at the last census gains one
+    assert agent.census(budget=10.0)["groups"]["entries:Config.extra"] == 3
+    configs[9].extra = {"a": 1}
+    del configs[7].extra  # read directly now: it held one last time
+    assert agent.census(budget=10.0)["groups"]["entries:Config.extra"] == 1
+    del configs[9].extra
+    assert "entries:Config.extra" not in agent.census(budget=10.0)["groups"]
