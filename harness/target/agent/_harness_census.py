@@ -270,17 +270,16 @@ def _running_loops():
     return running
 
 
-def suspended_at(coro):
-    """file:line where a task waits: the deepest frame of its await chain in the server's
-    own code, else the task's own coroutine."""
+def suspended_at(chain):
+    """file:line where a task waits: the deepest frame of its await chain (`_chain`) in the
+    server's own code, else the task's own coroutine."""
     try:
-        return _suspended_at(coro)
-    except Exception:  # an awaitable of a C extension's, or one whose frame went meanwhile
+        return _suspended_at([frame for _, frame in chain])
+    except Exception:  # a frame that went meanwhile
         return "?"
 
 
-def _suspended_at(coro):
-    frames = _frames(coro)
+def _suspended_at(frames):
     if not frames:
         return "?"
     own = [f for f in frames if own_file(f.f_code.co_filename)]
@@ -299,11 +298,6 @@ def _chain(coro):
         chain.append((coro, frame))
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
     return chain
-
-
-def _frames(coro):
-    """The frames of a coroutine's await chain, outermost first."""
-    return [frame for _, frame in _chain(coro)]
 
 
 _connection_types = TypeCache()  # type -> whether it is a WebSocket connection's
@@ -376,12 +370,12 @@ def _locals(coro):
     return found
 
 
-def holds_closed_connection(coro):
-    """Whether a task's await chain holds a closed WebSocket connection: in a local of one of
-    its coroutines, or in an attribute of a local that is an instance of the server's own
-    classes (two deep). Such a task works for a client that has gone."""
+def holds_closed_connection(chain):
+    """Whether a task's await chain (`_chain`) holds a closed WebSocket connection: in a local
+    of one of its coroutines, or in an attribute of a local that is an instance of the server's
+    own classes (two deep). Such a task works for a client that has gone."""
     seen = set()
-    for link, _ in _chain(coro):
+    for link, _ in chain:
         for value in _locals(link):
             if _holds_closed(value, ORPHAN_DEPTH, seen):
                 return True
@@ -426,14 +420,17 @@ def _tasks_of(loop):
                 name = type_parts(type(coro))[1]
         except Exception:
             coro, name = None, "?"
-        key = f"{name} @ {suspended_at(coro)}"
-        counts[key] = counts.get(key, 0) + 1
+        chain, orphan = [], False  # the await chain is walked once, for the site and the orphans
         try:
-            if coro is not None and holds_closed_connection(coro):
-                orphans[key] = orphans.get(key, 0) + 1
+            chain = _chain(coro) if coro is not None else []
+            orphan = holds_closed_connection(chain)
         except Exception as exc:  # counted, and said: a task not read is no evidence of health
             unread[0] += 1
             unread[1] = unread[1] or f"{type(exc).__name__}: {exc}"
+        key = f"{name} @ {suspended_at(chain)}"
+        counts[key] = counts.get(key, 0) + 1
+        if orphan:
+            orphans[key] = orphans.get(key, 0) + 1
         try:
             waiter = getattr(task, "_fut_waiter", None)
             wake = due.get(id(waiter)) if waiter is not None else due.get(id(task))

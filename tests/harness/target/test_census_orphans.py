@@ -171,7 +171,7 @@ def test_a_task_whose_locals_cannot_be_read_is_said_not_counted(loop, monkeypatc
     asyncio.run_coroutine_threadsafe(start(), loop).result(5)
     time.sleep(0.1)
 
-    def broken(coro: object) -> bool:
+    def broken(chain: object) -> bool:
         raise RuntimeError("frame gone")
 
     monkeypatch.setattr(agent, "holds_closed_connection", broken)
