@@ -11,18 +11,10 @@ from pathlib import Path
 
 from harness.judge.analysis import Analysis, Config, analyze
 from harness.judge.series import columns_of
-from harness.report.plots import render_all
+from harness.report.plots import drawn_from, render_all
 from harness.rundir.records import CycleSample
 
 logger = logging.getLogger(__name__)
-
-
-def drawn_from(analysis: Analysis) -> tuple[object, ...]:
-    """What the figures read of an analysis (plots.py): two analyses equal in this draw the same
-    figures from the same samples."""
-    metrics = tuple((m.name, m.kind, m.verdict, m.slope_per_cycle, m.slope_per_session)
-                    for m in analysis.metrics.values())
-    return analysis.warmup, tuple(repr(change.to_dict()) for change in analysis.machine), metrics
 
 
 class FiguresAhead:

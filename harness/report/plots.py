@@ -207,6 +207,15 @@ def compare_figure(runs: list[tuple[str, Samples]], path: Path) -> None:
 FIGURES = {"latency.png": latency_figure, "resources.png": resources_figure, "memory.png": memory_figure}
 
 
+def drawn_from(analysis: Analysis) -> tuple[object, ...]:
+    """What the figures above read of an analysis: two analyses equal in this draw the same
+    figures from the same samples (report/ahead.py keeps figures drawn early by it). A figure
+    that reads more of an analysis must say so here."""
+    metrics = tuple((m.name, m.kind, m.verdict, m.slope_per_cycle, m.slope_per_session)
+                    for m in analysis.metrics.values())
+    return analysis.warmup, tuple(repr(change.to_dict()) for change in analysis.machine), metrics
+
+
 def render_all(samples: Samples, analysis: Analysis, run_dir: Path) -> list[Path]:
     samples = columns_of(samples)
     paths = []

@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.judge.analysis import LEAK, PASS, Config, analyze
-from harness.report.ahead import FiguresAhead, drawn_from
+from harness.report.ahead import FiguresAhead
+from harness.report.plots import drawn_from
 from harness.rundir.records import CycleSample, Sessions
 from tests.harness.judge.synthetic import make_lines
 
