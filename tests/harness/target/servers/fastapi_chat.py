@@ -8,9 +8,9 @@ removed. sparse: only every fifth session that sent a heartbeat (audio drops and
 sessions do; nothing else) is kept, 0.2 entries per session of two behaviours. late: the
 same as every, from the 150th session on (a leak that starts mid-run). Each turn then waits,
 in a task of its own, for the client's playback to complete, with the `websocket.send_text` it
-answers by (as upstream's conversation task does); disconnect cancels it. orphans: disconnect
-does not, and only mid-reply and interrupting clients leave theirs waiting (the seed's bug),
-0.3 per session of a standard mix.
+answers by (as upstream's conversation task does); an interrupt or the client's playback
+ends it, and disconnect cancels it. orphans: disconnect does not, so a client that leaves
+before it says it played the reply (a mid-reply close) leaves its turn waiting (the seed's bug).
 It runs on what `uvicorn[standard]` loads (uvloop's loop, httptools' parser) and reads its
 config with PyYAML's C loader, as upstream Open-LLM-VTuber does: C-extension and Cython
 types whose attributes are not what plain classes have, which the census must survive.
