@@ -41,7 +41,8 @@ class CensusOverview:
         if not self.censuses:
             return [*([self.note] if self.note and not self.failed else []), *failed] or ["no census"]
         out = [*failed, f"{self.censuses} censuses; {self.groups} groups tracked after warm-up "
-               f"(tasks by coroutine, objects by type, container entries, threads); "
+               "(tasks by coroutine and those holding a closed connection, objects by type, container entries, "
+               "threads); "
                f"{len(self.grew) or 'none'} grew."]
         if self.garbage:
             kinds = ", ".join(f"{name} {n:g}" for name, n in self.garbage)
