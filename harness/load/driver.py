@@ -259,7 +259,8 @@ class CycleDriver:
         after 25 s) is waited for, up to DRAIN_FALLING_MAX_S in all; one that stands still is
         not, unless it is a group of tasks that all sleep until a timer wakes them (the census
         says when: Engine.IO's ping tasks, a reconnect grace's asyncio.sleep): what they hold is
-        theirs to release when they wake, so the drain waits until then. Levels that never
+        theirs to release when they wake, so the drain waits until then, if that is within
+        DRAIN_FALLING_MAX_S. Levels that never
         moved after the warm-up (a pool made for the first client) are not waited for. The judge
         reads drain.jsonl (judge/drain.py)."""
         if self.drain_s <= 0 or self.drain_log is None or self.last is None:
@@ -278,10 +279,12 @@ class CycleDriver:
             now = time.monotonic()
             # Each group is waited for once: tasks that sleep again when they wake (a periodic
             # loop's) do not hold the drain open by sleeping on.
+            # A timer that rings past the cap (a task asleep for an hour) is not waited for at all.
             for name, wake in asleep(self.last, held).items():
                 if name not in waits:
                     waits[name] = now + wake + DRAIN_INTERVAL_S
-                    deadline = max(deadline, waits[name])
+                    if waits[name] <= cap:
+                        deadline = max(deadline, waits[name])
             if now >= deadline and (now >= cap or not falling(history, held, now - DRAIN_FALL_WINDOW_S, self.idle)):
                 break
             time.sleep(DRAIN_INTERVAL_S)

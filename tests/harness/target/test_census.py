@@ -16,6 +16,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from harness.load.driver import DRAIN_FALLING_MAX_S
 from harness.observe.census import CensusClient, CensusError
 from harness.rundir.store import load_run
 from harness.target.census import CensusPlan, why_no_agent
@@ -58,6 +59,9 @@ def test_sleeping_task_per_session_is_named_by_its_coroutine(tmp_path: Path, cap
     assert "census.entries:__main__.WATCHERS" in result["caught_by"]
     assert "census.objects:__main__.Watcher" in result["caught_by"]
     assert all(name.startswith("census.") for name in result["caught_by"]), result["caught_by"]
+    # Its tasks sleep an hour: past the drain's cap, so not waited for; the run ends as planned.
+    assert result["status"]["state"] == "finished", result["status"]
+    assert watch["drain"]["idle_s"] < DRAIN_FALLING_MAX_S, watch["drain"]
 
 
 def test_the_same_server_fixed_passes_with_a_census(tmp_path: Path) -> None:
