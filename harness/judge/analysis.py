@@ -13,7 +13,7 @@ Each kind of signal has its own rule (README "How verdicts are made"):
 - memory: Theil-Sen slope with its CI, Mann-Kendall trend test, a minimum practical size
   (bytes per session and in total) and persistence (the later half still grows).
 - latency and idle CPU: last window vs first window, one-sided Mann-Whitney AND a minimum
-  ratio.
+  ratio; a wave's latency only where the lone probe's rose with it (confound.corroborate).
 The p-values of all trend tests are Holm-corrected together. Then a degraded latency that
 rose only across a change of the machine (confound.py) is confounded, and a signal the
 run's length cannot judge (power.py) keeps the run from passing.
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from harness.judge.by_behaviour import attribute
-from harness.judge.confound import MachineChange, confound, machine_changes
+from harness.judge.confound import MachineChange, confound, corroborate, machine_changes
 from harness.judge.drain import check_drain
 from harness.judge.instruments import InstrumentFailures, instrument_failures
 from harness.judge.kinds import Evidence, attributable, judge_kinds
@@ -92,12 +92,13 @@ class Analysis:
         return [reason for reason in self.reasons if reason not in said]
 
     def machine_lines(self) -> list[str]:
-        """Where the machine's speed changed, and the verdicts that change took from the server."""
+        """Where the machine's speed changed, and the verdicts that change took from the server;
+        then the waves' latency rises the probe did not bear out."""
         lines = [change.describe() for change in self.machine]
         touched = [m.name for m in self.confounded()]
         if touched:
             lines.append(f"confounded by it, not the server's: {', '.join(touched)}")
-        return lines
+        return lines + [m.reason for m in self.metrics.values() if m.under_load]
 
     def ordered(self) -> list[MetricResult]:
         """Every metric, leaks first, then degraded, confounded, inconclusive, pass; by name within."""
@@ -163,6 +164,9 @@ def analyze(
             metric.verdict = DEGRADED if metric.kind == "latency" else LEAK
         elif metric.practical:
             metric.reason += f"; not significant (Holm p={adjusted:.3g} >= {config.alpha})"
+    standard = evidence.standard  # the waves whose own latency is judged, and how many sessions each ran
+    wave_sessions = float(np.median(samples.column("sessions.attempted")[standard])) if standard.any() else per_session
+    corroborate(metrics, wave_sessions, config.machine_alpha)
     analysis.machine = machine_changes({Signal.parse(name).figure: points(post, name) for name in CONTROL_SERIES},
                                        config.machine_alpha)
     spinning = metrics.get("process.idle_cpu")

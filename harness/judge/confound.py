@@ -9,6 +9,10 @@ single-point form, which scipy's ranks give in O(n log n) without another depend
 Each failing latency signal is then re-judged within the stretches of constant machine
 speed: a rise seen only across a change of the machine is "confounded"; a rise seen within
 a stretch stands, because a leak drifts while a busy neighbour steps.
+
+Before that, a wave's latency must be corroborated by the probe's (`corroborate`): a server
+that does more work per request makes a lone client wait for it too, while a machine that
+lost a core slows the waves (the server and the load generator contend) and not the probe.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from harness.judge.rules import CONFOUNDED, DEGRADED, Config, MetricResult, mann_kendall_p, shift_rule
+from harness.judge.rules import CONFOUNDED, DEGRADED, PASS, Config, MetricResult, mann_kendall_p, shift_rule
+from harness.judge.signal import Signal
 
 MAX_CHANGES = 3
 MIN_STRETCH = 3  # cycles on each side of a change point
@@ -28,6 +33,7 @@ MIN_JUDGED = 6  # cycles a stretch needs before a latency signal is judged withi
 MIN_RATIO = {"cpu_ms": 1.25, "rtt_ms": 1.5}
 MIN_CORES = 0.3
 DRIFT_ALPHA = 0.01  # a side of the change that trends this significantly makes it a drift, not a step
+PROBE_OF = {"reply": "probe.reply_ms", "first-token": "probe.first_token_ms"}  # a wave's step -> the probe's
 LABELS = {"cpu_ms": "the fixed workload", "rtt_ms": "the loopback round trip", "others_cpu": "other processes' CPU"}
 
 
@@ -130,3 +136,27 @@ def confound(
     metric.reason += (f"; only across a change of the machine ({changes[0].describe()}), not within a "
                       f"stretch of constant speed: not the server's")
     return metric
+
+
+def corroborate(metrics: dict[str, MetricResult], sessions: float, alpha: float) -> None:
+    """Clear a degraded wave latency that the probe does not bear out. Extra work per request
+    costs a lone client (the probe, alone on the quiet server) what it costs each request; a
+    session in a wave waits for it at most once per session of the wave. So the probe's rise
+    must be significant (at `alpha`, by itself) and at least the wave's rise over the wave's
+    sessions. A rise only under load, with the probe flat, is the machine's: the server and the
+    load generator contending for fewer cores than before."""
+    for name, metric in metrics.items():
+        signal = Signal.parse(name)
+        if metric.verdict != DEGRADED or signal.source != "wave":
+            continue
+        probe = metrics.get(PROBE_OF.get(signal.figure.rpartition(".")[0], ""))
+        if probe is None or None in (probe.first_median, probe.last_median, metric.first_median, metric.last_median):
+            continue  # nothing to tell by: the wave's verdict stands
+        waves, alone = metric.last_median - metric.first_median, probe.last_median - probe.first_median
+        if alone > 0 and alone * max(sessions, 1.0) >= waves and (probe.p_value or 1.0) < alpha:
+            continue
+        metric.verdict, metric.practical, metric.under_load = PASS, False, True
+        metric.reason += (f"; not the server's: the probe, alone on the server, went from {probe.first_median:.3g} "
+                          f"to {probe.last_median:.3g} ms ({alone:+.3g} ms, p={probe.p_value or 1.0:.2g}), where "
+                          f"work the server added per request would cost at least {waves / max(sessions, 1.0):+.3g} ms "
+                          f"(the waves' {waves:+.3g} ms over {sessions:g} sessions): the machine under load")

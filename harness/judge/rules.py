@@ -35,7 +35,8 @@ class Config:
     # Finding a change of the machine only spares the server a latency verdict that does not
     # also show within a stretch of constant speed, so it is tested more leniently (Pettitt's
     # p is conservative, and a step near the run's ends gives it few cycles on one side) and
-    # not made stricter by early stop's repeated looks (which divide `alpha`).
+    # not made stricter by early stop's repeated looks (which divide `alpha`). The probe's rise
+    # that must bear out a wave's latency (confound.corroborate) is tested at it too.
     machine_alpha: float = 0.05
 
 
@@ -95,6 +96,7 @@ class MetricResult:
     # and released after the last wave; {"idle_s", "level", "early", "needs_s"} for one still up.
     drain: dict[str, float | None] | None = None
     onset_cycle: int | None = None  # a leak that began mid-run: the first cycle it grew (onset.py)
+    under_load: bool = False  # a wave's latency rise the probe did not bear out (confound.corroborate)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -115,8 +115,8 @@ def markdown(j: Judgement) -> str:
         out += ["**Why this run cannot pass:**", "", *(f"- {r}" for r in a.other_reasons()), ""]
     if a.bounded():
         out += ["**Retained, but bounded (no leak):**", "", *(f"- {m.reason}" for m in a.bounded()), ""]
-    if a.machine:
-        out += ["**The machine's speed changed (control series):**", "",
+    if a.machine_lines():
+        out += ["**The machine, not the server (control series, and the probe against the waves):**", "",
                 *(f"- {line}" for line in a.machine_lines()), ""]
     if a.too_short:
         out += ["**Too short to judge:**", "", *(f"- {line}" for line in a.too_short), ""]

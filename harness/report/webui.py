@@ -159,8 +159,8 @@ class LeaksBoard:
 
 def notes(analysis: Analysis | None) -> list[dict[str, Any]]:
     """What keeps a run without findings from passing, as findings the tab lists: the
-    instruments that failed, the verdicts a change of the machine took from the server, and
-    the signals too short to judge."""
+    instruments that failed, the verdicts a change of the machine (or the probe) took from the
+    server, and the signals too short to judge."""
     if analysis is None:
         return []
     out = [{"name": failures.instrument, "text": failures.describe()} for failures in analysis.instruments]
@@ -168,6 +168,7 @@ def notes(analysis: Analysis | None) -> list[dict[str, Any]]:
             for i, change in enumerate(analysis.machine)]
     out += [{"name": m.name, "text": f"confounded: {m.reason}"} for m in analysis.confounded()]
     out += [{"name": m.name, "text": m.reason} for m in analysis.bounded()]
+    out += [{"name": m.name, "text": m.reason} for m in analysis.metrics.values() if m.under_load]
     out += [{"name": short.signal, "text": f"too short to judge: needs {short.needs} cycles ({short.why})"}
             for short in analysis.too_short]
     return out
