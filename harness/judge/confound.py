@@ -153,10 +153,11 @@ def corroborate(metrics: dict[str, MetricResult], sessions: float, alpha: float)
         if probe is None or None in (probe.first_median, probe.last_median, metric.first_median, metric.last_median):
             continue  # nothing to tell by: the wave's verdict stands
         waves, alone = metric.last_median - metric.first_median, probe.last_median - probe.first_median
-        if alone > 0 and alone * max(sessions, 1.0) >= waves and (probe.p_value or 1.0) < alpha:
+        p = probe.p_value if probe.p_value is not None else 1.0
+        if alone > 0 and alone * max(sessions, 1.0) >= waves and p < alpha:
             continue
         metric.verdict, metric.practical, metric.under_load = PASS, False, True
         metric.reason += (f"; not the server's: the probe, alone on the server, went from {probe.first_median:.3g} "
-                          f"to {probe.last_median:.3g} ms ({alone:+.3g} ms, p={probe.p_value or 1.0:.2g}), where "
+                          f"to {probe.last_median:.3g} ms ({alone:+.3g} ms, p={p:.2g}), where "
                           f"work the server added per request would cost at least {waves / max(sessions, 1.0):+.3g} ms "
                           f"(the waves' {waves:+.3g} ms over {sessions:g} sessions): the machine under load")

@@ -260,9 +260,8 @@ class CycleDriver:
         not, unless it is a group of tasks that all sleep until a timer wakes them (the census
         says when: Engine.IO's ping tasks, a reconnect grace's asyncio.sleep): what they hold is
         theirs to release when they wake, so the drain waits until then, if that is within
-        DRAIN_FALLING_MAX_S. Levels that never
-        moved after the warm-up (a pool made for the first client) are not waited for. The judge
-        reads drain.jsonl (judge/drain.py)."""
+        DRAIN_FALLING_MAX_S. Levels that never moved after the warm-up (a pool made for the
+        first client) are not waited for. The judge reads drain.jsonl (judge/drain.py)."""
         if self.drain_s <= 0 or self.drain_log is None or self.last is None:
             return
         ended = self.last.time + self.last.wave_s  # when the last wave's sessions had all left
