@@ -72,16 +72,20 @@ def run(out: Path | None, **given: Any) -> int:
 
     With no --server-cmd or --target, the bundled server is started and stopped."""
     from harness.load.launch import start_early
+    from harness.target.children import signals_deferred
 
     options = RunOptions(**given)
     if out is not None:
         options.out = out
     locusts = start_early(options)
     try:
-        from harness.commands.run import run as run_job
-        from harness.judge.analysis import Config
+        # Ctrl-C while the judge's modules load (a second or two on a slow machine, Locust
+        # already booting) is held, then handled by the run like one that lands later.
+        with signals_deferred() as pending:
+            from harness.commands.run import run as run_job
+            from harness.judge.analysis import Config
 
-        return conclude(run_job(options, echo, Config(warmup=options.warmup), locusts=locusts))
+        return conclude(run_job(options, echo, Config(warmup=options.warmup), locusts=locusts, pending=pending))
     finally:
         for process in locusts:
             process.stop()

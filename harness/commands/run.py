@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from harness.errors import interruption
+from harness.errors import Interrupted, interruption
 from harness.judge.analysis import Config
 from harness.judge.power import plan_note
 from harness.judge.rules import warmup_of
@@ -49,14 +49,16 @@ DEATH_GRACE = 1.0  # after the server dies, the driver's own status is the bette
 def run(
     options: RunOptions, echo: Echo, config: Config | None = None,
     on_sample: Callable[[CycleSample], None] | None = None, locusts: list[LocustProcess] | None = None,
+    pending: list[str] | None = None,
 ) -> Judgement:
     """Run the whole job against the target and write the reports; `on_sample` sees each
     cycle's sample as it is judged (the selftest's CPU step starts on one). `locusts` were
-    started by the caller from `start_early(options)`; this run stops them."""
+    started by the caller from `start_early(options)`; this run stops them. `pending` names
+    a signal the caller held (children.signals_deferred): the run ends interrupted at once."""
     if locusts is None:
         locusts = start_early(options)
     try:
-        return run_started(options, echo, config, on_sample, locusts)
+        return run_started(options, echo, config, on_sample, locusts, pending or [])
     finally:
         for process in locusts:
             process.stop()
@@ -64,7 +66,7 @@ def run(
 
 def run_started(
     options: RunOptions, echo: Echo, config: Config | None, on_sample: Callable[[CycleSample], None] | None,
-    locusts: list[LocustProcess],
+    locusts: list[LocustProcess], pending: list[str],
 ) -> Judgement:
     protocol = protocol_of(options)
     live = Judge(options.cycles, config, stop_early=options.stop_early)
@@ -72,6 +74,8 @@ def run_started(
     cut_short: str | None = None
     interrupted: str | None = None
     try:
+        if pending:
+            raise Interrupted(pending[0])
         with target_up(options, echo) as running:
             write_meta(options.out, RunMeta(options, running.target, started=time.time()))
             workers = f" on {options.workers} Locust workers" if options.workers else ""

@@ -132,6 +132,23 @@ def kill_all() -> None:
             pass
 
 
+_deferring: list[list[str]] = []  # while a block must not be cut in half: the first signal, held
+
+
+@contextmanager
+def signals_deferred() -> Iterator[list[str]]:
+    """Hold a first signal that lands in this block (a module's import, which a signal would
+    leave half done, outside any handler) instead of raising it: the block yields a list
+    that then names it, for the caller to raise where it is handled. A second signal still
+    kills at once."""
+    pending: list[str] = []
+    _deferring.append(pending)
+    try:
+        yield pending
+    finally:
+        _deferring.remove(pending)
+
+
 @contextmanager
 def signals_handled() -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP raise `Interrupted` (as Ctrl-C raises KeyboardInterrupt),
@@ -150,6 +167,9 @@ def signals_handled() -> Iterator[None]:
             kill_all()
             os._exit(EXIT_INCONCLUSIVE)
         first.append(name)
+        if _deferring:
+            _deferring[-1].append(name)
+            return
         raise Interrupted(name)
 
     previous = {sig: signal.getsignal(sig) for sig in HANDLED}

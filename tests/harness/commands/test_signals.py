@@ -225,3 +225,27 @@ def test_a_server_that_fails_to_start_stops_the_waiting_locust(tmp_path: Path) -
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "exited early with code 3" in output, output
     assert not alive(waiting)
+
+
+DEFERRED = """
+import os, signal
+from harness.errors import Interrupted
+from harness.target.children import signals_deferred, signals_handled
+with signals_handled():
+    with signals_deferred() as pending:
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("block finished", pending)
+    try:
+        raise Interrupted(pending[0])
+    except KeyboardInterrupt as exc:
+        print("handled", exc.signal_name)
+"""
+
+
+def test_a_signal_in_a_deferred_block_is_held_for_the_caller() -> None:
+    """The judge's imports run while Locust boots; a Ctrl-C then is held until they end, and
+    the run raises it where it is handled (CI saw exit 130 when it landed mid-import)."""
+    done = subprocess.run([sys.executable, "-c", DEFERRED], capture_output=True, text=True, timeout=60,
+                          start_new_session=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["block finished ['SIGTERM']", "handled SIGTERM"]
