@@ -98,7 +98,11 @@ class Analysis:
         touched = [m.name for m in self.confounded()]
         if touched:
             lines.append(f"confounded by it, not the server's: {', '.join(touched)}")
-        return lines + [m.reason for m in self.metrics.values() if m.under_load]
+        return lines + [m.reason for m in self.under_load()]
+
+    def under_load(self) -> list[MetricResult]:
+        """The waves' latency rises the probe did not bear out (confound.corroborate)."""
+        return [m for m in self.metrics.values() if m.under_load]
 
     def ordered(self) -> list[MetricResult]:
         """Every metric, leaks first, then degraded, confounded, inconclusive, pass; by name within."""

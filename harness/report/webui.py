@@ -168,7 +168,7 @@ def notes(analysis: Analysis | None) -> list[dict[str, Any]]:
             for i, change in enumerate(analysis.machine)]
     out += [{"name": m.name, "text": f"confounded: {m.reason}"} for m in analysis.confounded()]
     out += [{"name": m.name, "text": m.reason} for m in analysis.bounded()]
-    out += [{"name": m.name, "text": m.reason} for m in analysis.metrics.values() if m.under_load]
+    out += [{"name": m.name, "text": m.reason} for m in analysis.under_load()]
     out += [{"name": short.signal, "text": f"too short to judge: needs {short.needs} cycles ({short.why})"}
             for short in analysis.too_short]
     return out
