@@ -37,6 +37,7 @@ import tracemalloc
 import types
 import weakref
 from collections import Counter, deque
+from itertools import chain, repeat
 
 THREAD_NAME = "harness-census"
 LIBRARY_TYPES = (
@@ -114,6 +115,7 @@ class TypeCache:
 
 
 _type_kinds = TypeCache()  # type -> 2, 1 or 0 (type_kind)
+_OBJECT_GETATTRIBUTE = object.__getattribute__
 
 
 def own_file(filename):
@@ -160,6 +162,7 @@ def short(filename):
 _TYPE_MODULE = type.__dict__["__module__"].__get__
 _TYPE_QUALNAME = type.__dict__["__qualname__"].__get__
 _TYPE_REPR = type.__repr__
+_TYPE_DICTOFFSET = type.__dict__["__dictoffset__"].__get__
 _type_names = TypeCache()  # type -> (module, qualname)
 
 
@@ -575,11 +578,22 @@ class Unreadable:
             notes.append(f"{self.count} {self.what} could not be read and were skipped, first: {self.first}")
 
 
+def none_hold(instances, holders):
+    """Whether none of these instances holds a value of a `holders` type in its __dict__,
+    told in one pass in C; False when that cannot be told (an instance without a plain
+    __dict__): then each is read in turn."""
+    try:
+        namespaces = map(_OBJECT_GETATTRIBUTE, instances, repeat("__dict__"))
+        return holders.isdisjoint(map(type, chain.from_iterable(map(dict.values, namespaces))))
+    except Exception:
+        return False
+
+
 def object_census(deadline, notes):
     """(objects by type, container entries by owner.attribute, the server's own types among
     them, objects walked, skipped). Objects are counted by type in one pass in C; only the
     instances of the server's own classes are visited one by one, for their containers."""
-    objects, entries, own = {}, {}, {}
+    objects, entries, own, slotted = {}, {}, {}, set()
     holders = set(CONTAINERS)  # every container type on the heap: containers' subclasses are tracked
     unreadable = Unreadable("objects")
     everything = gc.get_objects()
@@ -595,12 +609,22 @@ def object_census(deadline, notes):
             if found == 2:
                 prefix = type_parts(kind)[1]
                 own[kind] = (prefix, prefix not in _holding)
+                if not _TYPE_DICTOFFSET(kind):  # slots only: no __dict__ to hold a container in
+                    slotted.add(kind)
         except Exception as exc:  # a type that cannot be read is skipped, never the census
             unreadable.count += n - 1
             unreadable.add(kind, exc)
-    mine = [obj for obj in everything if type(obj) in own] if own else []
+    walk = {kind: value for kind, value in own.items() if kind not in slotted}
+    mine = [obj for obj in everything if type(obj) in walk] if walk else []
     total = len(everything)
     del everything
+    # Instances of the classes none of which held a container last time (a config model's
+    # strings) are told all at once, in C, whether any holds one now; if none does, none is
+    # read one by one.
+    checked = [obj for obj in mine if walk[type(obj)][1]]
+    if checked and none_hold(checked, holders):
+        mine = [obj for obj in mine if not walk[type(obj)][1]]
+    del checked
     read = 0
     for read, obj in enumerate(mine):
         if read & 1023 == 0 and time.perf_counter() > deadline:
@@ -609,9 +633,7 @@ def object_census(deadline, notes):
             namespace = object.__getattribute__(obj, "__dict__")
             if type(namespace) is not dict:
                 continue
-            prefix, check = own[type(obj)]
-            # Instances of a class none of which held a container last time (a config model's
-            # strings) are told in C whether they hold one now, not read one by one.
+            prefix, check = walk[type(obj)]
             if not check or not holders.isdisjoint(map(type, dict.values(namespace))):
                 _add_containers(prefix, list(dict.items(namespace)), entries)
         except Exception as exc:  # one object that cannot be read is skipped, never the census

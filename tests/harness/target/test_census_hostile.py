@@ -213,8 +213,9 @@ class Config:
 
 
 def test_containers_are_counted_however_the_class_held_them_before() -> None:
-    """The census checks in C whether an instance of a class that held no container last time
-    holds one now, and reads the others directly: the counts are exact either way."""
+    """The census tells in C, for all the instances of the classes that held no container
+    last time at once, whether any holds one now, and reads the others directly: the counts
+    are exact either way."""
     configs = [Config() for _ in range(50)]
     assert "entries:Config.extra" not in agent.census(budget=10.0)["groups"]
     configs[7].extra = [1, 2, 3]  # a class that held none at the last census gains one
@@ -224,3 +225,23 @@ def test_containers_are_counted_however_the_class_held_them_before() -> None:
     assert agent.census(budget=10.0)["groups"]["entries:Config.extra"] == 1
     del configs[9].extra
     assert "entries:Config.extra" not in agent.census(budget=10.0)["groups"]
+
+
+class Slotted:
+    """Slots only: no __dict__, so nothing to read for containers."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items = [1, 2]
+
+
+def test_instances_with_slots_only_are_counted_not_called_unreadable() -> None:
+    """A class of the server's own with slots only is counted like any other; that it has no
+    __dict__ to read is no failure of the census."""
+    kept = [Slotted() for _ in range(3)], [Config() for _ in range(20)]
+    result = agent.census(budget=10.0)
+    assert result["groups"][f"objects:{__name__}.Slotted"] == 3
+    assert not [note for note in result["notes"] if "could not be read" in note]
+    assert result["skipped"] == 0
+    del kept
