@@ -3,10 +3,13 @@ render the reports, return the judgement (cli turns it into the exit code)."""
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import Interrupted, interruption
 from harness.judge.analysis import Config
@@ -20,7 +23,6 @@ from harness.load.page import PageSessions
 from harness.load.protocols import protocol_note, protocol_of
 from harness.observe.sampler import http_base, sampler_for
 from harness.options import PAGE, RunOptions
-from harness.report.ahead import FiguresAhead  # matplotlib loads while Locust boots, not after the last cycle
 from harness.report.summary import progress_line, write_reports
 from harness.rundir.records import CycleSample, Run, RunMeta, RunStatus
 from harness.rundir.store import (
@@ -40,10 +42,16 @@ from harness.rundir.store import (
 )
 from harness.target.up import Running, target_up
 
+if TYPE_CHECKING:
+    from harness.report.ahead import FiguresAhead
+
 Echo = Callable[[str], None]
 STALL_TIMEOUT = 300.0
 QUIT_GRACE = 30.0  # after the last cycle (and its drain check), for Locust to exit
 DEATH_GRACE = 1.0  # after the server dies, the driver's own status is the better account
+# A second and a half to load between them, needed only at the end (and by --stop-early):
+# loaded while the first cycles run, so neither the server's start nor the first wave waits.
+HEAVY_MODULES = ("scipy.stats", "harness.report.ahead")
 
 
 def run(
@@ -78,6 +86,7 @@ def run_started(
             raise Interrupted(pending[0])
         with target_up(options, echo) as running:
             write_meta(options.out, RunMeta(options, running.target, started=time.time()))
+            preload(HEAVY_MODULES)
             workers = f" on {options.workers} Locust workers" if options.workers else ""
             echo(f"{options.cycles} cycles of {options.users} '{options.scenario}' sessions{workers} -> {options.out}")
             if note := protocol_note(protocol):
@@ -103,6 +112,20 @@ def run_started(
     return finish(options, samples, config, warnings, progress.figures)
 
 
+def preload(modules: tuple[str, ...]) -> None:
+    """Import `modules` in a thread of their own; one that fails is imported again, and its
+    error raised, where it is used."""
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                continue
+
+    threading.Thread(target=load, name="harness-preload", daemon=True).start()
+
+
 class Progress:
     """Each new sample: one line on the terminal, then to the judge."""
 
@@ -116,6 +139,8 @@ class Progress:
     def draw_ahead(self, run_dir: Path) -> None:
         """Every cycle is in: draw the figures while the drain check idles and Locust exits."""
         if self.figures is None:
+            from harness.report.ahead import FiguresAhead
+
             config = replace(self.live.config, planned_cycles=self.live.planned)
             self.figures = FiguresAhead(self.live.samples, config, run_dir)
 

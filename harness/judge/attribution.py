@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy import stats
 
 from harness.judge.rules import Named, holm
 
@@ -94,6 +93,8 @@ def resets(f: Fit, levels: np.ndarray, changes: np.ndarray, design: Design) -> N
     - its waves keep the level below every other such wave's, and the level had stood higher
       before its first block (so it is not merely early in a run that grows): a mean per
       request, which mixes the turns before and after a reset within one wave, shows it so."""
+    from scipy import stats  # imported here: see rules.py's note
+
     if not f.named:
         return
     sizes = design.counts.sum(axis=1)
@@ -222,6 +223,8 @@ def design_of_counts(names: list[str], counts: np.ndarray, before: np.ndarray | 
 
 def fit(name: str, deltas: np.ndarray, design: Design) -> Fit | None:
     """The effects of each behaviour on `deltas` (NaN where a cycle has no figure)."""
+    from scipy import stats  # imported here: see rules.py's note
+
     x_all = design.matrix()
     y_all = deltas[design.steady]
     keep = np.isfinite(y_all)

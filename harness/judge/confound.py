@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 from harness.judge.rules import CONFOUNDED, DEGRADED, PASS, Config, MetricResult, mann_kendall_p, shift_rule
 from harness.judge.signal import Signal
@@ -61,6 +60,8 @@ class MachineChange:
 
 def pettitt(y: np.ndarray) -> tuple[int, float]:
     """Pettitt's test: (index of the first point after the most likely change, two-sided p)."""
+    from scipy import stats  # imported here: see rules.py's note
+
     n = len(y)
     ranks = stats.rankdata(y)
     t = np.arange(1, n)

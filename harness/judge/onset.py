@@ -10,7 +10,6 @@ line does and the series before it was flat. Attribution then fits only the wave
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 MIN_BEFORE = 3  # points before the onset (a flat stretch must be seen)
 MIN_AFTER = 6  # points after it (a growth must be seen, and attributed)
@@ -28,6 +27,8 @@ def bent(hinge_sse: float, line_sse: float, n: int, corners: int) -> bool:
         return True
     if hinge_sse <= 0 or n <= 3:
         return hinge_sse < line_sse
+    from scipy import stats  # imported here: see rules.py's note
+
     f = (line_sse - hinge_sse) / (hinge_sse / (n - 3))
     return float(stats.f.sf(f, 1, n - 3)) < ALPHA / corners
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from math import exp, lgamma
+from math import exp, factorial, lgamma
 
 import numpy as np
 
-from harness.judge.rules import INCONCLUSIVE, Config, MetricResult, mann_kendall_p, warmup_of
+from harness.judge.rules import INCONCLUSIVE, Config, MetricResult, warmup_of
 
 PLANNED_SIGNALS = 12  # signals a bundled-server run tests with a p-value, for the note before a run
 MAX_CYCLES = 100_000
@@ -28,7 +28,7 @@ def best_p(n: int) -> float:
         return 1.0
     size = max(3, n // 3)
     windows = exp(2 * lgamma(size + 1) - lgamma(2 * size + 1)) if 2 * size <= n else 1.0  # 1 / C(2w, w)
-    trend = mann_kendall_p(np.arange(n, dtype=float)) if n <= 200 else 0.0  # far below any alpha by then
+    trend = 1 / factorial(n)  # Mann-Kendall's exact p, as scipy gives it (test_power checks)
     return min(1.0, 2 * min(windows, trend))
 
 

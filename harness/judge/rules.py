@@ -1,5 +1,9 @@
 """The verdict rules, one function per kind of signal (see analysis.py for which series
-each is applied to). Pure: numbers in, a MetricResult out; scipy for the statistics."""
+each is applied to). Pure: numbers in, a MetricResult out; scipy for the statistics.
+
+scipy.stats is imported in the functions that use it, here and in the judge's other modules:
+it takes a second to load, and the Locust process, which reaches the judge through the wave
+design (load/design.py), never needs it, so its boot and the run's first wave do not wait."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.judge.onset import onset
 from harness.judge.signal import Signal
@@ -129,6 +132,8 @@ def theil_sen(y: np.ndarray) -> tuple[float, float, float]:
     """Slope per cycle with its 95% CI: scipy's Theil-Sen over all pairs of a short series;
     over `MAX_PAIRS` pairs drawn at random (fixed seed) for a long one, with the same
     rank-based (Sen) interval read as quantiles, so a soak run is judged in O(n) memory."""
+    from scipy import stats
+
     n = len(y)
     x = np.arange(n, dtype=float)
     if n * (n - 1) // 2 <= MAX_PAIRS:
@@ -147,6 +152,8 @@ def theil_sen(y: np.ndarray) -> tuple[float, float, float]:
 
 def mann_kendall_p(y: np.ndarray) -> float:
     """One-sided p-value of an increasing monotone trend."""
+    from scipy import stats
+
     if np.all(y == y[0]):
         return 1.0
     tau = stats.kendalltau(np.arange(len(y)), y, alternative="greater")
@@ -388,6 +395,8 @@ def shift_rule(
         # Two tests, Bonferroni-combined: the windows' Mann-Whitney, and a Mann-Kendall trend
         # over the whole series, whose power fits a short run (6 cycles a window cannot
         # reach p < 1/924, which Holm over a dozen signals lifts above alpha).
+        from scipy import stats
+
         windows_p = float(stats.mannwhitneyu(first, last, alternative="less").pvalue)
         result.p_value = min(1.0, 2 * min(windows_p, mann_kendall_p(y)))
     result.practical = result.ratio >= min_ratio and result.last_median >= floor

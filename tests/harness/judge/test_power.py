@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from harness.judge.analysis import INCONCLUSIVE, LEAK, PASS, analyze
 from harness.judge.power import TooShort, best_p, cycles_needed, plan_note, points_needed
-from harness.judge.rules import Config
+from harness.judge.rules import Config, mann_kendall_p
 from tests.harness.judge.synthetic import make_lines
 
 
@@ -13,6 +17,15 @@ def test_best_p_is_the_exact_floor_of_the_rank_tests() -> None:
     assert best_p(6) == 2 / 720
     assert best_p(40) < 1e-12
     assert all(best_p(n) >= best_p(n + 1) for n in range(3, 40))
+
+
+def test_the_floor_of_the_trend_test_is_scipys_own() -> None:
+    """power.py says 1 / n! without calling scipy (the Locust process, which plans the waves
+    with it, never loads scipy.stats): that is the p scipy gives a perfectly monotone series."""
+    for n in range(3, 120):
+        p = mann_kendall_p(np.arange(n, dtype=float))
+        assert best_p(n) <= 2 * p * (1 + 1e-9)
+        assert math.isclose(1 / math.factorial(n), p, rel_tol=1e-9, abs_tol=1e-300)
 
 
 def test_the_cycles_a_rule_needs_follow_alpha_and_signals() -> None:
