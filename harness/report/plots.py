@@ -6,6 +6,7 @@ Headless (Agg). Every figure is titled with its verdict and has labelled axes wi
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -128,16 +129,44 @@ def overall_of(verdicts: dict[str, str]) -> str:
     return "pass" if verdicts else "inconclusive"
 
 
+def split_flat(samples: Samples, metrics: list[MetricResult]) -> tuple[list[MetricResult], list[str]]:
+    """The resources worth a panel (a series that moved, or one that did not pass), and the
+    others, each as 'name level': a flat line at 0 says no more than its name and level do,
+    and each panel took a twentieth of a second to draw at the end of every run."""
+    drawn, flat = [], []
+    for metric in metrics:
+        y = values(samples, metric.name)
+        y = y[~np.isnan(y)]
+        if metric.verdict != "pass" or not len(y) or y.min() != y.max():
+            drawn.append(metric)
+        else:
+            flat.append(f"{metric.name} {y[0]:g}")
+    return drawn, flat
+
+
 def resources_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
     samples = columns_of(samples)
     metrics = [m for m in analysis.metrics.values() if m.kind in ("residue", "growth", "idle_cpu", "bound")]
+    drawn, flat = split_flat(samples, metrics)
+    note = textwrap.wrap(f"flat throughout, and pass: {', '.join(flat)}", 150) if flat else []
     x = cycles_of(samples)
     cols = 4
-    rows = max(1, math.ceil(len(metrics) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(14, 2.6 * rows + 0.8), squeeze=False)
-    for ax in axes.flat[len(metrics):]:
+    rows = math.ceil(len(drawn) / cols)
+    footer = 0.25 * len(note) + (0.6 if rows else 0.3)
+    if not rows:  # nothing moved: the title and the list
+        worst = overall_of({m.name: m.verdict for m in metrics})
+        height = 0.75 + 0.2 * max(1, len(note))
+        fig = plt.figure(figsize=(14, height))
+        fig.suptitle(f"Server resources after each wave: {worst.upper()}", color=COLORS[worst], fontweight="bold",
+                     y=1 - 0.1 / height, va="top")
+        fig.text(0.5 / 14, 0.15 / height, "\n".join(note) or "no resource series", fontsize=9, va="bottom")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return
+    fig, axes = plt.subplots(rows, cols, figsize=(14, 2.6 * rows + 0.2 + footer), squeeze=False)
+    for ax in axes.flat[len(drawn):]:
         ax.axis("off")
-    for ax, metric in zip(axes.flat, metrics, strict=False):
+    for ax, metric in zip(axes.flat, drawn, strict=False):
         name = metric.name
         y = values(samples, name)
         color = COLORS[metric.verdict]
@@ -153,7 +182,9 @@ def resources_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
         ax.grid(alpha=0.3)
     worst = overall_of({m.name: m.verdict for m in metrics})
     fig.suptitle(f"Server resources after each wave: {worst.upper()}", color=COLORS[worst], fontweight="bold")
-    lay_out(fig)
+    if note:
+        fig.text(0.5 / 14, 0.15 / fig.get_size_inches()[1], "\n".join(note), fontsize=9, va="bottom")
+    lay_out(fig, bottom=footer)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
