@@ -23,7 +23,8 @@ HEADLINE_CENSUS = 5  # census groups named on the terminal; summary.md has them 
 
 
 def progress_line(sample: CycleSample, cycles: int) -> str:
-    """One human line per cycle: the sessions, the probe, live tasks and RSS."""
+    """One human line per cycle: the sessions, the probe, live tasks, RSS, and what the
+    census cost (the time it took inside the server, most of it a full collection)."""
     sessions, probe = sample.sessions, sample.probe
     probe_text = f"{probe.reply_ms:.1f} ms" if probe.ok and probe.reply_ms is not None else f"FAILED ({probe.error})"
     parts = [
@@ -36,6 +37,8 @@ def progress_line(sample: CycleSample, cycles: int) -> str:
         parts.append(f"tasks {sample.server['chat_asyncio_tasks']:.0f}")
     if sample.process is not None:
         parts.append(f"rss {sample.process.rss_bytes / 2**20:.1f} MiB")
+    if sample.census is not None and sample.census.took_ms is not None:
+        parts.append(f"census {sample.census.took_ms:.0f} ms")
     return " | ".join(parts)
 
 

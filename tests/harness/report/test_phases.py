@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.report.summary import where_cycles_go
-from harness.rundir.records import CycleSample, Sessions
+from harness.report.summary import progress_line, where_cycles_go
+from harness.rundir.records import Census, CycleSample, Probe, Sessions
 
 
 def test_phases_and_the_rest_of_each_cycle_are_summed_up() -> None:
@@ -20,3 +20,10 @@ def test_samples_without_phases_say_nothing() -> None:
 def test_phases_round_trip_through_a_sample_line() -> None:
     sample = CycleSample(cycle=3, sessions=Sessions(), phases={"wave": 0.061, "census": 0.0312})
     assert CycleSample.from_json(sample.to_json()).phases == {"wave": 0.061, "census": 0.0312}
+
+
+def test_each_cycles_line_says_what_its_census_cost() -> None:
+    probe = Probe(ok=True, reply_ms=20.0)
+    counted = CycleSample(cycle=4, sessions=Sessions(), probe=probe, census=Census(took_ms=87.4, gc_ms=52.0))
+    assert progress_line(counted, 50).endswith("| census 87 ms")
+    assert "census" not in progress_line(CycleSample(cycle=4, sessions=Sessions(), probe=probe), 50)
