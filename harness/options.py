@@ -14,6 +14,7 @@ from harness.errors import UsageError
 CHAT_PATH = "/client-ws"  # where the bundled server, and a --server-cmd server by default, speaks the chat
 READY_TIMEOUT_S = 15.0  # for a started server to listen
 SETTLE_TIMEOUT_S = 10.0  # for the server to report no clients after a wave
+DRAIN_FALLING_MAX_S = 60.0  # past --drain, a level still falling, or asleep, is waited for, up to this in all
 REPLY_TIMEOUT_S = 10.0  # for a reply, before its session fails
 PAGE = "page"  # the chat page in a real browser (harness/load/page.py), not a Locust file
 MIXED = "mixed"  # every behaviour: blocks of one behaviour alone between standard-mix waves

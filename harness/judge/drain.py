@@ -13,6 +13,7 @@ import numpy as np
 from harness.judge.rules import LEAK, PASS, MetricResult, windows
 from harness.judge.series import clean, series
 from harness.judge.signal import Signal
+from harness.options import DRAIN_FALLING_MAX_S
 from harness.rundir.columns import Columns
 
 DRAINED_KINDS = ("residue", "growth", "census")  # levels; memory rarely goes back to the OS, latency is no state
@@ -26,6 +27,15 @@ def early_level(metric: MetricResult, post: Columns, count: int) -> float | None
         return 0.0
     y = clean(series(post, metric.name))
     return float(windows(y, min(count, len(y)))[0].min()) if len(y) else None
+
+
+def asleep_for(drain: Columns, index: int, name: str) -> float | None:
+    """Seconds until the tasks of census group `name` all wake, as the drain sample at `index`
+    saw them asleep on loop timers; None for any other series, or tasks not all asleep."""
+    group = Signal.parse(name)
+    if not name.startswith("census.tasks:") or group.orphans:
+        return None
+    return drain.census_wakes.get(index, {}).get(name.removeprefix("census."))
 
 
 def check_drain(
@@ -45,6 +55,7 @@ def check_drain(
         if not keep.any() or math.isnan(last) or early is None:
             continue
         times, y = after[keep], values[keep]
+        last_seen = int(np.flatnonzero(keep)[-1])
         label = Signal.parse(metric.name).label
         lowest = int(np.argmin(y))  # first time it reached the lowest the idle took it to
         if y[lowest] < last and y[lowest] <= early:  # it fell during the idle, to its early level or below
@@ -69,6 +80,11 @@ def check_drain(
             needs = math.ceil(idle * (last - early) / fell)
             metric.drain["needs_s"] = float(needs)
             text += f"; it is falling, and at this pace would be back after about {needs} s: --drain {needs} would tell"
+        elif (wake := asleep_for(drain, last_seen, metric.name)) is not None and idle + wake > DRAIN_FALLING_MAX_S:
+            metric.drain["wakes_in_s"] = wake
+            text += (f"; it did not fall at all, and its tasks all sleep on a timer that wakes the last of them "
+                     f"{wake:.0f} s later: a leak, or a hold that long (the drain waits for timers that ring "
+                     f"within {DRAIN_FALLING_MAX_S:.0f} s of the last wave)")
         else:
             text += f"; it did not fall at all: a leak, or a hold longer than {idle:.0f} s (--drain sets the idle)"
         metric.reason += f"; {text}"

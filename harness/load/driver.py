@@ -23,7 +23,7 @@ from harness.load.design import WaveDesign
 from harness.load.protocols import OLV, Protocol
 from harness.observe.control import ControlMeter
 from harness.observe.sampler import Sampler
-from harness.options import REPLY_TIMEOUT_S
+from harness.options import DRAIN_FALLING_MAX_S, REPLY_TIMEOUT_S
 from harness.rundir.records import CycleSample, Probe, RunStatus, Sessions, StepLatency
 from harness.rundir.store import SampleLog
 
@@ -31,7 +31,6 @@ logger = logging.getLogger("harness.load.driver")
 
 PROBE_TEXT = "Probe: please reply as usual."
 DRAIN_INTERVAL_S = 0.25  # between drain samples, on top of the sample's own idle-CPU window
-DRAIN_FALLING_MAX_S = 60.0  # past --drain, a level still falling, or asleep, is waited for, up to this in all
 DRAIN_FALL_WINDOW_S = 2.0  # "still falling": below where it was this long ago,
 DRAIN_FALL_SHARE = 0.05  # by this share of what it held above its idle level
 CUMULATIVE = ("_total", "_created", "_count", "_sum", "_bucket")

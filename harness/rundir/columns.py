@@ -4,7 +4,8 @@ The judge reads a run figure by figure, so it reads it from here, whether the sa
 one by one from a live run (`Columns.of`) or from a saved samples.jsonl (`read_columns`,
 which never builds a `CycleSample`: a 100,000-cycle soak costs a few arrays, not an object
 per sample). The few things that are not numbers (session failures, probe errors, failed
-instruments; the census's own types, typed garbage, notes and allocation lines) are kept
+instruments; the census's own types, typed garbage, notes, allocation lines and when its
+sleeping task groups wake) are kept
 only for the cycles that have them. A process's TCP states by name are not kept: no
 series reads them (`process.close_wait` is its own figure).
 
@@ -68,6 +69,7 @@ class Columns:
     census_garbage: dict[int, dict[str, float]] = field(default_factory=dict)  # where a census typed it
     census_alloc: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # growing lines (--inspect=alloc)
     census_notes: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    census_wakes: dict[int, dict[str, float]] = field(default_factory=dict)  # tasks group -> s until all wake
     length: int = 0
     _present: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -139,7 +141,7 @@ class Columns:
             {k: v[start:stop] for k, v in self.meta.items()},
             self.names, inside(self.failures), inside(self.probe_errors), inside(self.instruments_failed),
             inside(self.own_types), inside(self.census_garbage), inside(self.census_alloc),
-            inside(self.census_notes), len(indices),
+            inside(self.census_notes), inside(self.census_wakes), len(indices),
         )
 
 
@@ -153,7 +155,7 @@ class ColumnsBuilder:
         self.names: dict[str, dict[str, None]] = {}
         self.sparse: dict[str, dict[int, Any]] = {
             "failures": {}, "probe_errors": {}, "instruments_failed": {}, "own_types": {},
-            "census_garbage": {}, "census_alloc": {}, "census_notes": {}}
+            "census_garbage": {}, "census_alloc": {}, "census_notes": {}, "census_wakes": {}}
         self.interned: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def add(self, docs: list[Any]) -> None:
@@ -224,6 +226,8 @@ class ColumnsBuilder:
                 sparse["census_alloc"][i] = [dict(line) for line in alloc]
             if c.get("notes"):
                 sparse["census_notes"][i] = self.intern(tuple(map(str, c["notes"])))
+            if c.get("wakes"):
+                sparse["census_wakes"][i] = _figures(c["wakes"], "'census.wakes'")
         for i, d in enumerate(docs):
             if d.get("instruments_failed"):
                 failed = d["instruments_failed"]

@@ -4,7 +4,7 @@ one still up after the drain stays a leak and says what --drain would tell (pure
 from __future__ import annotations
 
 from harness.judge.analysis import LEAK, PASS, analyze
-from harness.rundir.records import CycleSample, Sessions
+from harness.rundir.records import Census, CycleSample, Sessions
 from tests.harness.judge.synthetic import make_lines
 
 
@@ -67,3 +67,37 @@ def test_what_behaviours_added_and_the_drain_saw_released_is_no_behaviours_leak(
     metric = result.metrics["shared_memory"]
     assert metric.verdict == PASS and metric.by_behaviour == {} and metric.reset_by == []
     assert "held, then released" in metric.reason
+
+
+SLEEPER = "tasks:Watcher.watch @ app.py:9"
+
+
+def sleepers(wakes: float) -> tuple[list[CycleSample], list[CycleSample]]:
+    """A task per session that sleeps on a long timer: its group grows all run, and a drain
+    sample 5 s after the last wave finds every one of them asleep, the last waking in `wakes` s."""
+    lines = make_lines()
+    for t, line in enumerate(lines):
+        line.census = Census(groups={SLEEPER: 11.0 * t})
+    drain = [CycleSample(cycle=50, sessions=Sessions(), drain_after_s=5.0,
+                         census=Census(groups={SLEEPER: 539.0}, wakes={SLEEPER: wakes}))]
+    return lines, drain
+
+
+def test_tasks_asleep_past_what_the_drain_waits_for_are_said_to_be() -> None:
+    """Tasks that all wake in an hour: the drain could not wait that long; the leak stands, and
+    says when they would wake, not that the idle was too short."""
+    lines, drain = sleepers(3590.0)
+    metric = analyze(lines, drain=drain).metrics[f"census.{SLEEPER}"]
+    assert metric.verdict == LEAK and metric.drain is not None
+    assert metric.drain["wakes_in_s"] == 3590.0
+    assert "sleep on a timer that wakes the last of them 3590 s later" in metric.reason
+    assert "a hold longer than" not in metric.reason
+
+
+def test_tasks_that_sleep_again_on_a_short_timer_are_not_called_asleep() -> None:
+    """Within the drain's cap the driver waited for the timer; still up means they woke and slept
+    again (a periodic loop): the usual account."""
+    lines, drain = sleepers(3.0)
+    metric = analyze(lines, drain=drain).metrics[f"census.{SLEEPER}"]
+    assert metric.verdict == LEAK and metric.drain is not None and "wakes_in_s" not in metric.drain
+    assert "it did not fall at all: a leak, or a hold longer than 5 s" in metric.reason

@@ -62,6 +62,8 @@ def test_sleeping_task_per_session_is_named_by_its_coroutine(tmp_path: Path, cap
     # Its tasks sleep an hour: past the drain's cap, so not waited for; the run ends as planned.
     assert result["status"]["state"] == "finished", result["status"]
     assert watch["drain"]["idle_s"] < DRAIN_FALLING_MAX_S, watch["drain"]
+    assert watch["drain"]["wakes_in_s"] > 3000, watch["drain"]  # and the summary says they sleep that long
+    assert "sleep on a timer that wakes the last of them" in watch["reason"], watch["reason"]
 
 
 def test_the_same_server_fixed_passes_with_a_census(tmp_path: Path) -> None:
