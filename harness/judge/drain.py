@@ -32,8 +32,7 @@ def early_level(metric: MetricResult, post: Columns, count: int) -> float | None
 def asleep_for(drain: Columns, index: int, name: str) -> float | None:
     """Seconds until the tasks of census group `name` all wake, as the drain sample at `index`
     saw them asleep on loop timers; None for any other series, or tasks not all asleep."""
-    group = Signal.parse(name)
-    if not name.startswith("census.tasks:") or group.orphans:
+    if not name.startswith("census.tasks:"):
         return None
     return drain.census_wakes.get(index, {}).get(name.removeprefix("census."))
 

@@ -152,13 +152,13 @@ def resources_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
     x = cycles_of(samples)
     cols = 4
     rows = math.ceil(len(drawn) / cols)
-    footer = 0.25 * len(note) + (0.6 if rows else 0.3)
+    footer = 0.25 * len(note) + 0.6
+    worst = overall_of({m.name: m.verdict for m in metrics})
+    title = {"t": f"Server resources after each wave: {worst.upper()}", "color": COLORS[worst], "fontweight": "bold"}
     if not rows:  # nothing moved: the title and the list
-        worst = overall_of({m.name: m.verdict for m in metrics})
         height = 0.75 + 0.2 * max(1, len(note))
         fig = plt.figure(figsize=(14, height))
-        fig.suptitle(f"Server resources after each wave: {worst.upper()}", color=COLORS[worst], fontweight="bold",
-                     y=1 - 0.1 / height, va="top")
+        fig.suptitle(**title, y=1 - 0.1 / height, va="top")
         fig.text(0.5 / 14, 0.15 / height, "\n".join(note) or "no resource series", fontsize=9, va="bottom")
         fig.savefig(path, dpi=100)
         plt.close(fig)
@@ -180,8 +180,7 @@ def resources_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
         ax.tick_params(labelsize=7)
         ax.locator_params(nbins=4)
         ax.grid(alpha=0.3)
-    worst = overall_of({m.name: m.verdict for m in metrics})
-    fig.suptitle(f"Server resources after each wave: {worst.upper()}", color=COLORS[worst], fontweight="bold")
+    fig.suptitle(**title)
     if note:
         fig.text(0.5 / 14, 0.15 / fig.get_size_inches()[1], "\n".join(note), fontsize=9, va="bottom")
     lay_out(fig, bottom=footer)
