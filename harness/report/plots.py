@@ -155,35 +155,32 @@ def resources_figure(samples: Samples, analysis: Analysis, path: Path) -> None:
     footer = 0.25 * len(note) + 0.6
     worst = overall_of({m.name: m.verdict for m in metrics})
     title = {"t": f"Server resources after each wave: {worst.upper()}", "color": COLORS[worst], "fontweight": "bold"}
-    if not rows:  # nothing moved: the title and the list
-        height = 0.75 + 0.2 * max(1, len(note))
-        fig = plt.figure(figsize=(14, height))
-        fig.suptitle(**title, y=1 - 0.1 / height, va="top")
-        fig.text(0.5 / 14, 0.15 / height, "\n".join(note) or "no resource series", fontsize=9, va="bottom")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return
-    fig, axes = plt.subplots(rows, cols, figsize=(14, 2.6 * rows + 0.2 + footer), squeeze=False)
-    for ax in axes.flat[len(drawn):]:
-        ax.axis("off")
-    for ax, metric in zip(axes.flat, drawn, strict=False):
-        name = metric.name
-        y = values(samples, name)
-        color = COLORS[metric.verdict]
-        shade_warmup(ax, analysis.warmup)
-        ax.plot(x, y, color=color, marker=".", linewidth=1)
-        # A fixed title height (y=1.02) and 4 ticks an axis: with many panels, placing titles
-        # around tick labels and making ticks were most of the figure's time.
-        ax.set_title(f"{name}: {metric.verdict}", fontsize=9, color=color, y=1.02)
-        ax.set_xlabel("cycle", fontsize=8)
-        ax.set_ylabel("cores" if "cpu" in name else "count after quiesce", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.locator_params(nbins=4)
-        ax.grid(alpha=0.3)
-    fig.suptitle(**title)
+    if rows:
+        fig, axes = plt.subplots(rows, cols, figsize=(14, 2.6 * rows + 0.2 + footer), squeeze=False)
+        for ax in axes.flat[len(drawn):]:
+            ax.axis("off")
+        for ax, metric in zip(axes.flat, drawn, strict=False):
+            name = metric.name
+            y = values(samples, name)
+            color = COLORS[metric.verdict]
+            shade_warmup(ax, analysis.warmup)
+            ax.plot(x, y, color=color, marker=".", linewidth=1)
+            # A fixed title height (y=1.02) and 4 ticks an axis: with many panels, placing titles
+            # around tick labels and making ticks were most of the figure's time.
+            ax.set_title(f"{name}: {metric.verdict}", fontsize=9, color=color, y=1.02)
+            ax.set_xlabel("cycle", fontsize=8)
+            ax.set_ylabel("cores" if "cpu" in name else "count after quiesce", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.locator_params(nbins=4)
+            ax.grid(alpha=0.3)
+        fig.suptitle(**title)
+        lay_out(fig, bottom=footer)
+    else:  # nothing moved: the title and the list
+        fig = plt.figure(figsize=(14, 0.75 + 0.2 * max(1, len(note))))
+        fig.suptitle(**title, y=1 - 0.1 / fig.get_size_inches()[1], va="top")
+        note = note or ["no resource series"]
     if note:
         fig.text(0.5 / 14, 0.15 / fig.get_size_inches()[1], "\n".join(note), fontsize=9, va="bottom")
-    lay_out(fig, bottom=footer)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
